@@ -1,0 +1,125 @@
+/**
+ * File-system primitives shared by the freezer and the cloud layer: atomic
+ * writes (temporary name + rename), streamed sha256, and a directory walk.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+
+/** Read buffer for hashing and copying: large reads keep sha256 near disk speed. */
+export const READ_CHUNK = 1024 * 1024;
+
+/** A unique temporary name beside `target` (same directory, so rename is atomic). */
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith(".") && name.includes(".tmp-");
+}
+
+/**
+ * Writes `data` to `target` atomically: a reader sees the old file or the
+ * new one, never a mix. The data is flushed before the rename.
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  const fh = await fsp.open(tmp, "w", mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export interface HashResult {
+  sha256: string;
+  size: number;
+}
+
+/** Streams a file through sha256. */
+export async function hashFile(file: string): Promise<HashResult> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const fh = await fsp.open(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+/**
+ * Lists regular files under `root` as sorted relative POSIX paths, skipping
+ * our own temporary files. Symlinks are refused: a frozen dataset holds
+ * bytes, not pointers out of it.
+ */
+export async function walkFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  async function visit(dir: string, rel: string): Promise<void> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw err;
+    }
+    for (const e of entries) {
+      const r = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) await visit(path.join(dir, e.name), r);
+      else if (e.isFile()) {
+        if (!isTempName(e.name)) out.push(r);
+      }
+    }
+  }
+  await visit(root, "");
+  return out.sort();
+}
+
+/** Removes empty directories below `root` (not `root` itself). */
+export async function pruneEmptyDirs(root: string): Promise<void> {
+  async function visit(dir: string): Promise<boolean> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    let empty = true;
+    for (const e of entries) {
+      if (e.isDirectory() && (await visit(path.join(dir, e.name)))) {
+        await fsp.rmdir(path.join(dir, e.name)).catch(() => undefined);
+      } else empty = false;
+    }
+    return empty;
+  }
+  await visit(root);
+}
+
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * One dataset on disk: `<basedir>/datasets/<dtype>/<name>/` with
+ *
+ *     thawed/          the working copy (what the dataset's stores read and write)
+ *     MANIFEST.json    every tag of this dataset, and the tag the working copy came from
+ *     .lock            held while freezing, thawing or importing
+ *
+ * File contents live once in the shared BlobStore. This class knows nothing
+ * of what the files mean; `Freezable` (the typed dataset) sits on top of it.
+ */
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { IntegrityError, Minus80Error, TagNotFoundError } from "../errors.js";
+import { checkTag, formatSlug } from "../names.js";
+import type { BlobStore } from "./blobStore.js";
+import { hashFile, pathExists, pruneEmptyDirs, tempPathFor, walkFiles, writeFileAtomic } from "./files.js";
+import { withLock } from "./lock.js";
+import { forEachLimit } from "../concurrency.js";
+import type { ProgressListener } from "../progress.js";
+import { buildTagManifest, LATEST_TAG, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
+
+export interface DatasetManifest {
+  format: "minus80-dataset";
+  version: 1;
+  dtype: string;
+  name: string;
+  /** the tag the working copy was last frozen as or thawed from */
+  head: string | null;
+  tags: Record<string, TagManifest>;
+}
+
+export interface FileChanges {
+  new: string[];
+  changed: string[];
+  deleted: string[];
+}
+
+
+/** The parts of the Freezer a dataset needs (kept narrow to avoid a cycle). */
+export interface FreezerContext {
+  readonly blobs: BlobStore;
+  withStoreLock<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+interface StatCacheEntry {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  sha256: string;
+}
+
+/** How many files are hashed or copied at once. */
+const FILE_CONCURRENCY = 8;
+
+export class FrozenDataset {
+  readonly dir: string;
+  readonly thawedDir: string;
+  readonly manifestPath: string;
+  private readonly statCachePath: string;
+
+  constructor(
+    private readonly freezer: FreezerContext,
+    datasetsRoot: string,
+    readonly dtype: string,
+    readonly name: string,
+  ) {
+    this.dir = path.join(datasetsRoot, dtype, name);
+    this.thawedDir = path.join(this.dir, "thawed");
+    this.manifestPath = path.join(this.dir, "MANIFEST.json");
+    this.statCachePath = path.join(this.dir, "statcache.json");
+  }
+
+  get slug(): string {
+    return formatSlug(this.dtype, this.name);
+  }
+
+  /** Creates the directories and an empty manifest if missing (idempotent). */
+  ensureCreated(): void {
+    fs.mkdirSync(this.thawedDir, { recursive: true });
+    if (!fs.existsSync(this.manifestPath)) {
+      const empty: DatasetManifest = { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: null, tags: {} };
+      const tmp = tempPathFor(this.manifestPath);
+      fs.writeFileSync(tmp, JSON.stringify(empty, null, 2) + "\n");
+      try {
+        fs.linkSync(tmp, this.manifestPath); // never replaces one made meanwhile
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+    }
+  }
+
+  exists(): boolean {
+    return fs.existsSync(this.manifestPath);
+  }
+
+  /** Reads MANIFEST.json, validating every tag it holds. */
+  readManifest(): DatasetManifest {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.manifestPath, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: null, tags: {} };
+      }
+      throw err;
+    }
+    let json: DatasetManifest;
+    try {
+      json = JSON.parse(text) as DatasetManifest;
+    } catch {
+      throw new IntegrityError(`local manifest ${this.manifestPath} is not valid JSON`, { path: this.manifestPath });
+    }
+    const tags: Record<string, TagManifest> = {};
+    for (const [t, m] of Object.entries(json.tags ?? {})) {
+      tags[t] = validateTagManifest(m, `${this.manifestPath}#${t}`, { dtype: this.dtype, name: this.name, tag: t });
+    }
+    return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: json.head ?? null, tags };
+  }
+
+  private async writeManifest(m: DatasetManifest): Promise<void> {
+    await writeFileAtomic(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
+  }
+
+  /** All tags, oldest first. */
+  tags(): TagManifest[] {
+    return Object.values(this.readManifest().tags).sort((a, b) => a.created.localeCompare(b.created) || a.tag.localeCompare(b.tag));
+  }
+
+  /** One tag's manifest; TAG_NOT_FOUND if absent. */
+  tag(tag: string): TagManifest {
+    const m = this.readManifest().tags[tag];
+    if (!m) throw new TagNotFoundError(this.slug, tag);
+    return m;
+  }
+
+  hasTag(tag: string): boolean {
+    return tag in this.readManifest().tags;
+  }
+
+  /** Runs `fn` holding this dataset's lock. */
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(this.dir, path.join(this.dir, ".lock"), `dataset ${this.slug}`, fn);
+  }
+
+  /**
+   * Hashes the working copy. Unchanged files (same size, mtime and inode as
+   * when last hashed) reuse the cached hash, so a re-check reads nothing.
+   */
+  async snapshot(onProgress?: ProgressListener): Promise<Record<string, FileEntry>> {
+    this.recoverInterruptedThaw();
+    const paths = await walkFiles(this.thawedDir);
+    const cache = this.readStatCache();
+    const next: Record<string, StatCacheEntry> = {};
+    const files: Record<string, FileEntry> = {};
+    let done = 0;
+    await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
+      const abs = path.join(this.thawedDir, rel);
+      const st = await fsp.stat(abs);
+      const c = cache[rel];
+      let sha256: string;
+      // Files modified within the last 2 s may change again within the mtime granularity: re-hash them.
+      if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
+        sha256 = c.sha256;
+      } else {
+        sha256 = (await hashFile(abs)).sha256;
+      }
+      files[rel] = { sha256, size: st.size };
+      next[rel] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
+      done++;
+      onProgress?.({ phase: "hash", loaded: done, total: paths.length, key: rel });
+    });
+    await writeFileAtomic(this.statCachePath, JSON.stringify(next)).catch(() => undefined);
+    const sorted: Record<string, FileEntry> = {};
+    for (const p of Object.keys(files).sort()) sorted[p] = files[p]!;
+    return sorted;
+  }
+
+  private readStatCache(): Record<string, StatCacheEntry> {
+    try {
+      return JSON.parse(fs.readFileSync(this.statCachePath, "utf8")) as Record<string, StatCacheEntry>;
+    } catch {
+      return {};
+    }
+  }
+
+  /**
+   * Freezes the working copy as `tag`: stores new contents once, then records
+   * the tag. A tag cannot be frozen twice (except `latest`, the mutable pointer).
+   *
+   * @example await ds.freeze("v1")
+   */
+  async freeze(tag: string, opts: { onProgress?: ProgressListener } = {}): Promise<TagManifest> {
+    checkTag(tag);
+    this.ensureCreated();
+    return this.withLock(() =>
+      this.freezer.withStoreLock(async () => {
+        const before = this.readManifest();
+        if (tag in before.tags && tag !== LATEST_TAG) {
+          throw new Minus80Error("TAG_EXISTS", `tag ${this.slug}:${tag} already exists; tags are immutable, choose a new tag name`, {
+            slug: this.slug,
+            tag,
+          });
+        }
+        const files = await this.snapshot(opts.onProgress);
+        let stored = 0;
+        await forEachLimit(Object.keys(files), FILE_CONCURRENCY, async (rel) => {
+          const entry = files[rel]!;
+          const got = await this.freezer.blobs.addFile(path.join(this.thawedDir, rel), entry);
+          stored++;
+          opts.onProgress?.({ phase: "store", loaded: stored, total: Object.keys(files).length, key: rel });
+          if (got.sha256 !== entry.sha256) throw new IntegrityError(`file ${rel} changed while freezing`, { path: rel });
+        });
+        const manifest = buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: before.head, files });
+        const after = this.readManifest();
+        after.tags[tag] = manifest;
+        after.head = tag;
+        await this.writeManifest(after);
+        return manifest;
+      }),
+    );
+  }
+
+  /** Differences between the working copy and `tag` (default: the tag it came from). */
+  async fileChanges(tag?: string): Promise<FileChanges> {
+    const m = this.readManifest();
+    const base = tag ?? m.head;
+    let baseFiles: Record<string, FileEntry> = {};
+    if (base !== null) {
+      const t = m.tags[base];
+      if (!t) throw new TagNotFoundError(this.slug, base);
+      baseFiles = t.files;
+    }
+    const now = await this.snapshot();
+    const changes: FileChanges = { new: [], changed: [], deleted: [] };
+    for (const [p, e] of Object.entries(now)) {
+      const b = baseFiles[p];
+      if (!b) changes.new.push(p);
+      else if (b.sha256 !== e.sha256) changes.changed.push(p);
+    }
+    for (const p of Object.keys(baseFiles)) if (!(p in now)) changes.deleted.push(p);
+    return changes;
+  }
+
+  /**
+   * Restores the working copy to `tag`. Refuses (UNSAVED_CHANGES, listing the
+   * files) when the working copy differs from the tag it came from, unless
+   * `force`. The swap is atomic: a crash leaves the old or the new state.
+   */
+  async thaw(tag: string, opts: { force?: boolean; onProgress?: ProgressListener } = {}): Promise<void> {
+    checkTag(tag);
+    return this.withLock(async () => {
+      const m = this.readManifest();
+      const target = m.tags[tag];
+      if (!target) throw new TagNotFoundError(this.slug, tag);
+      if (!opts.force) await this.refuseUnsaved(tag);
+      await this.materialize(target, opts.onProgress);
+      const after = this.readManifest();
+      after.head = tag;
+      await this.writeManifest(after);
+    });
+  }
+
+  /** Throws UNSAVED_CHANGES when the working copy differs from its head. */
+  async refuseUnsaved(wanted: string): Promise<void> {
+    const changes = await this.fileChanges();
+    const n = changes.new.length + changes.changed.length + changes.deleted.length;
+    if (n > 0) {
+      throw new Minus80Error(
+        "UNSAVED_CHANGES",
+        `${this.slug} has unsaved changes (${describeChanges(changes)}); freeze them as a new tag first, or force to discard them and get ${wanted}`,
+        { slug: this.slug, tag: wanted, ...changes },
+      );
+    }
+  }
+
+  /** Builds the tag's files in a temporary directory, then swaps it in. */
+  private async materialize(target: TagManifest, onProgress?: ProgressListener): Promise<void> {
+    const staging = path.join(this.dir, `.thawed.tmp-${process.pid}-${Date.now()}`);
+    await fsp.mkdir(staging, { recursive: true });
+    try {
+      const paths = Object.keys(target.files);
+      let done = 0;
+      await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
+        const entry = target.files[rel]!;
+        const dest = path.join(staging, rel);
+        if (!isInside(staging, dest)) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
+        await fsp.mkdir(path.dirname(dest), { recursive: true });
+        const src = this.freezer.blobs.pathOf(entry.sha256);
+        if (!(await pathExists(src))) {
+          throw new IntegrityError(`object ${entry.sha256} of ${this.slug}:${target.tag} (${rel}) is missing from the local store`, {
+            path: rel,
+            sha256: entry.sha256,
+          });
+        }
+        await fsp.copyFile(src, dest);
+        await fsp.chmod(dest, 0o644);
+        done++;
+        onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });
+      });
+      const old = path.join(this.dir, `.thawed.old-${process.pid}-${Date.now()}`);
+      const hadOld = await pathExists(this.thawedDir);
+      if (hadOld) await fsp.rename(this.thawedDir, old);
+      await fsp.rename(staging, this.thawedDir);
+      if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+      await fsp.rm(this.statCachePath, { force: true });
+    } finally {
+      await fsp.rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /** A crash between the two renames of a thaw leaves `thawed` missing: put the old copy back. */
+  private recoverInterruptedThaw(): void {
+    if (fs.existsSync(this.thawedDir) || !fs.existsSync(this.dir)) return;
+    const old = fs.readdirSync(this.dir).filter((n) => n.startsWith(".thawed.old-"));
+    if (old.length > 0) fs.renameSync(path.join(this.dir, old.sort().at(-1)!), this.thawedDir);
+    else fs.mkdirSync(this.thawedDir, { recursive: true });
+  }
+
+  /**
+   * Records a tag whose objects are already in the blob store (used when a
+   * tag is fetched from the cloud). The same tag with the same total is a
+   * no-op; a different one is TAG_CONFLICT, except for `latest`.
+   */
+  async importTag(manifest: TagManifest): Promise<void> {
+    this.ensureCreated();
+    for (const e of Object.values(manifest.files)) {
+      if (!(await this.freezer.blobs.has(e.sha256))) {
+        throw new IntegrityError(`cannot record ${this.slug}:${manifest.tag}: object ${e.sha256} is missing`, { sha256: e.sha256 });
+      }
+    }
+    const m = this.readManifest();
+    const existing = m.tags[manifest.tag];
+    if (existing && existing.total !== manifest.total && manifest.tag !== LATEST_TAG) {
+      throw new Minus80Error("TAG_CONFLICT", `local tag ${this.slug}:${manifest.tag} differs from the one fetched`, {
+        slug: this.slug,
+        tag: manifest.tag,
+      });
+    }
+    if (existing && existing.total === manifest.total) return;
+    m.tags[manifest.tag] = manifest;
+    await this.writeManifest(m);
+  }
+
+  /** Removes the dataset directory (caller holds the locks). */
+  async removeFiles(): Promise<void> {
+    const trash = path.join(path.dirname(this.dir), `.${this.name}.deleted-${process.pid}-${Date.now()}`);
+    await fsp.rename(this.dir, trash);
+    await fsp.rm(trash, { recursive: true, force: true });
+    await pruneEmptyDirs(path.dirname(path.dirname(this.dir)));
+  }
+}
+
+export function describeChanges(c: FileChanges): string {
+  const parts: string[] = [];
+  if (c.new.length) parts.push(`new: ${c.new.join(", ")}`);
+  if (c.changed.length) parts.push(`changed: ${c.changed.join(", ")}`);
+  if (c.deleted.length) parts.push(`deleted: ${c.deleted.join(", ")}`);
+  return parts.join("; ");
+}
+
+export function isInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
+}
+

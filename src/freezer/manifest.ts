@@ -1,0 +1,161 @@
+/**
+ * The tag manifest: one frozen version of a dataset. The same JSON is kept
+ * locally (inside the dataset's MANIFEST.json) and in the bucket
+ * (`datasets/<dtype>/<name>/<tag>.json`), so it is validated the same way on
+ * every read: paths must stay inside the dataset, hashes and sizes must be
+ * well formed, and `total` must match the files.
+ */
+import { createHash } from "node:crypto";
+import { IntegrityError } from "../errors.js";
+import { checkDtype, checkName, checkTag } from "../names.js";
+
+export interface FileEntry {
+  sha256: string;
+  size: number;
+}
+
+export interface TagManifest {
+  format: "minus80-tag";
+  version: 1;
+  dtype: string;
+  name: string;
+  tag: string;
+  /** ISO 8601 */
+  created: string;
+  /** the tag the working copy came from when this one was frozen, or null */
+  parent: string | null;
+  /** relative POSIX path -> content */
+  files: Record<string, FileEntry>;
+  /** sha256 over the sorted paths and their hashes; see `computeTotal` */
+  total: string;
+}
+
+/** The mutable pointer: `put` without a tag stores the working state here. */
+export const LATEST_TAG = "latest";
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+/** sha256 over "<path>\0<sha256>\n" for each file, sorted by path. */
+export function computeTotal(files: Record<string, FileEntry>): string {
+  const hash = createHash("sha256");
+  for (const p of Object.keys(files).sort()) hash.update(`${p}\0${files[p]!.sha256}\n`);
+  return hash.digest("hex");
+}
+
+export function totalSize(files: Record<string, FileEntry>): number {
+  let n = 0;
+  for (const f of Object.values(files)) n += f.size;
+  return n;
+}
+
+/**
+ * Checks one relative path from a manifest: POSIX, relative, no `..`, no
+ * empty segment, no backslash, no NUL. Returns a reason or null when valid.
+ */
+export function badPathReason(p: string): string | null {
+  if (typeof p !== "string" || p.length === 0) return "empty path";
+  if (p.includes("\0")) return "NUL byte";
+  if (p.includes("\\")) return "backslash";
+  if (p.startsWith("/") || /^[A-Za-z]:/.test(p)) return "absolute path";
+  const parts = p.split("/");
+  for (const part of parts) {
+    if (part === "") return "empty segment";
+    if (part === "..") return "'..' segment";
+    if (part === ".") return "'.' segment";
+  }
+  return null;
+}
+
+/**
+ * Parses and validates a manifest from untrusted JSON text. Throws
+ * INTEGRITY naming `source` (a key or file) on any problem.
+ *
+ * @example parseTagManifest(text, "datasets/Cohort/TestCohort/v1.json", { dtype: "Cohort", name: "TestCohort", tag: "v1" })
+ */
+export function parseTagManifest(text: string, source: string, expect?: { dtype: string; name: string; tag: string }): TagManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new IntegrityError(`manifest ${source} is not valid JSON`, { key: source });
+  }
+  return validateTagManifest(json, source, expect);
+}
+
+export function validateTagManifest(json: unknown, source: string, expect?: { dtype: string; name: string; tag: string }): TagManifest {
+  const fail = (why: string, extra: Record<string, unknown> = {}) =>
+    new IntegrityError(`manifest ${source} is invalid: ${why}`, { key: source, ...extra });
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw fail("not a JSON object");
+  const m = json as Record<string, unknown>;
+  for (const k of ["dtype", "name", "tag", "created", "total"]) {
+    if (typeof m[k] !== "string") throw fail(`field ${k} is missing or not a string`);
+  }
+  try {
+    checkDtype(m.dtype as string);
+    checkName(m.name as string);
+    checkTag(m.tag as string);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  if (expect && (m.dtype !== expect.dtype || m.name !== expect.name || m.tag !== expect.tag)) {
+    throw fail(`it describes ${m.dtype}.${m.name}:${m.tag}, expected ${expect.dtype}.${expect.name}:${expect.tag}`);
+  }
+  if (m.parent !== null && m.parent !== undefined && typeof m.parent !== "string") throw fail("field parent is not a string or null");
+  if (typeof m.files !== "object" || m.files === null || Array.isArray(m.files)) throw fail("field files is not an object");
+  const files: Record<string, FileEntry> = {};
+  const seenLower = new Set<string>();
+  for (const [p, entry] of Object.entries(m.files as Record<string, unknown>)) {
+    const reason = badPathReason(p);
+    if (reason) throw fail(`path ${JSON.stringify(p)} is refused (${reason})`, { path: p });
+    if (seenLower.has(p)) throw fail(`duplicate path ${JSON.stringify(p)}`, { path: p });
+    seenLower.add(p);
+    if (typeof entry !== "object" || entry === null) throw fail(`entry for ${JSON.stringify(p)} is not an object`, { path: p });
+    const { sha256, size } = entry as Record<string, unknown>;
+    if (typeof sha256 !== "string" || !SHA256_RE.test(sha256)) throw fail(`entry for ${JSON.stringify(p)} has no valid sha256`, { path: p });
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw fail(`entry for ${JSON.stringify(p)} has an invalid size`, { path: p });
+    files[p] = { sha256, size };
+  }
+  // A file path that is also a directory prefix of another path cannot be materialized.
+  for (const p of Object.keys(files)) {
+    const parts = p.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      if (dir in files) throw fail(`path ${JSON.stringify(dir)} is both a file and a directory`, { path: dir });
+    }
+  }
+  const total = computeTotal(files);
+  if (m.total !== total) throw fail(`total ${m.total} does not match its files (${total})`);
+  return {
+    format: "minus80-tag",
+    version: 1,
+    dtype: m.dtype as string,
+    name: m.name as string,
+    tag: m.tag as string,
+    created: m.created as string,
+    parent: (m.parent as string | null | undefined) ?? null,
+    files,
+    total,
+  };
+}
+
+/** Builds a manifest for files already hashed. */
+export function buildTagManifest(args: { dtype: string; name: string; tag: string; parent: string | null; files: Record<string, FileEntry>; created?: Date }): TagManifest {
+  const files: Record<string, FileEntry> = {};
+  for (const p of Object.keys(args.files).sort()) files[p] = args.files[p]!;
+  return {
+    format: "minus80-tag",
+    version: 1,
+    dtype: args.dtype,
+    name: args.name,
+    tag: args.tag,
+    created: (args.created ?? new Date()).toISOString(),
+    parent: args.parent,
+    files,
+    total: computeTotal(files),
+  };
+}
+
+/** Serialized form, stable key order. */
+export function serializeTagManifest(m: TagManifest): string {
+  return JSON.stringify(m, null, 2) + "\n";
+}
