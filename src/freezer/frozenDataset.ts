@@ -46,6 +46,7 @@ export interface FreezerContext {
 interface StatCacheEntry {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   ino: number;
   sha256: string;
 }
@@ -161,14 +162,15 @@ export class FrozenDataset {
       const st = await fsp.stat(abs);
       const c = cache[rel];
       let sha256: string;
-      // Files modified within the last 2 s may change again within the mtime granularity: re-hash them.
-      if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
+      // ctime cannot be set back by a user (unlike mtime); files changed within the last
+      // 2 s may change again within the timestamp granularity, so they are re-hashed.
+      if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
         sha256 = c.sha256;
       } else {
         sha256 = (await hashFile(abs)).sha256;
       }
       files[rel] = { sha256, size: st.size };
-      next[rel] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
+      next[rel] = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256 };
       done++;
       onProgress?.({ phase: "hash", loaded: done, total: paths.length, key: rel });
     });

@@ -1,0 +1,60 @@
+/**
+ * The one place that turns an error into what the user reads: a message, a
+ * hint saying what to do, and the exit status (0 ok, 1 the operation failed,
+ * 2 bad usage or bad input). Modelled on npm's error-message.js.
+ */
+import { isMinus80Error, type ErrorCode } from "../errors.js";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export interface UserMessage {
+  message: string;
+  hint?: string;
+  exitStatus: number;
+}
+
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(["INVALID_NAME", "INVALID_ARGUMENT", "CONFIG"]);
+
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  CONFIG: "fix the file (see `minus80 config path`) or move it away to get a fresh one with defaults",
+  DATASET_NOT_FOUND: "`minus80 ls` lists local datasets, `minus80 cloud ls` the ones in the cloud",
+  TAG_NOT_FOUND: "`minus80 ls --tags` (or `minus80 cloud ls --tags`) lists the tags",
+  TAG_EXISTS: "tags are immutable: freeze under a new tag name",
+  TAG_CONFLICT: "tags are immutable: push under a new tag name (`--tag`)",
+  UNSAVED_CHANGES: "freeze the working copy under a new tag first, or pass --force to discard the changes",
+  FILE_EXISTS: "pass --force to replace it",
+  INTEGRITY: "the data is damaged; nothing was changed locally. Re-push it from a good copy, or report it",
+  LOCKED: "another minus80 process is working on it; wait for it to finish",
+  CREDENTIALS: "check cloud.access_key and cloud.secret_key in the config file (or CLOUD_ACCESS_KEY / CLOUD_SECRET_KEY)",
+  UNREACHABLE: "check cloud.endpoint in the config file (or CLOUD_ENDPOINT) and that the server is up",
+  BUCKET: "check cloud.bucket in the config file (or CLOUD_BUCKET) and that your key may use it",
+};
+
+/**
+ * @example userMessage(new TagNotFoundError("Cohort.x", "v9")).exitStatus // 1
+ */
+export function userMessage(err: unknown): UserMessage {
+  if (isMinus80Error(err)) {
+    return {
+      message: err.message,
+      hint: HINTS[err.code],
+      exitStatus: USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED,
+    };
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === "string" && typeof e.path === "string") {
+    return { message: `${e.code}: cannot access ${e.path}`, exitStatus: EXIT_FAILED };
+  }
+  return {
+    message: `unexpected error: ${err instanceof Error ? err.message : String(err)}`,
+    hint: "this is a bug in minus80; please report it with the command you ran",
+    exitStatus: EXIT_FAILED,
+  };
+}
+
+/** `error: ...` then `hint: ...`, for stderr. */
+export function formatUserMessage(m: UserMessage): string {
+  return `error: ${m.message}\n` + (m.hint ? `hint: ${m.hint}\n` : "");
+}

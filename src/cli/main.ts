@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * The `minus80` command. Each command lives in its own module under
+ * `commands/`; they throw errors, and `errorMessages.ts` turns those into
+ * a message, a hint and the exit status.
+ */
+import { Command, CommanderError } from "commander";
+import { registerCloudCommands } from "./commands/cloud.js";
+import { registerCohortCommands } from "./commands/cohort.js";
+import { registerConfigCommands } from "./commands/config.js";
+import { registerDeleteCommand } from "./commands/delete.js";
+import { registerFreezeCommands } from "./commands/freeze.js";
+import { registerLsCommand } from "./commands/ls.js";
+import { EXIT_OK, EXIT_USAGE, formatUserMessage, userMessage } from "./errorMessages.js";
+import { VERSION } from "../version.js";
+
+export function buildProgram(): Command {
+  const program = new Command("minus80")
+    .description("Freeze, tag and share datasets")
+    .version(VERSION)
+    .option("--config <file>", "config file to use (default: $MINUS80_CONFIG or ~/.minus80.conf)")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .hook("preAction", (cmd) => {
+      const file = cmd.opts().config as string | undefined;
+      if (file) process.env.MINUS80_CONFIG = file;
+    });
+  registerLsCommand(program);
+  registerDeleteCommand(program);
+  registerFreezeCommands(program);
+  registerCohortCommands(program);
+  registerCloudCommands(program);
+  registerConfigCommands(program);
+  // Every subcommand reports usage errors through the same exit path.
+  const override = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(override);
+  };
+  override(program);
+  return program;
+}
+
+/** Runs the CLI with `argv` (user arguments only) and returns the exit status. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT_OK;
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE; // commander already printed the message
+    }
+    const m = userMessage(err);
+    process.stderr.write(formatUserMessage(m));
+    return m.exitStatus;
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").pop()!);
+if (isMain) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
