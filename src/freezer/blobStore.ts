@@ -13,6 +13,12 @@ import { Transform, type Readable } from "node:stream";
 import { IntegrityError } from "../errors.js";
 import { hashFile, isTempName, tempPathFor, type HashResult } from "./files.js";
 
+/** What shows a file changed: mtime can be set back, ctime cannot. */
+export interface FileStamp {
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
 export class BlobStore {
   constructor(readonly root: string) {}
 
@@ -34,18 +40,21 @@ export class BlobStore {
    * Stores a copy of `file` (hashing it unless `known` is given) and returns
    * its hash and size. Content already present is not copied again.
    */
-  async addFile(file: string, known?: HashResult): Promise<HashResult & { added: boolean }> {
+  async addFile(file: string, known?: HashResult & FileStamp): Promise<HashResult & { added: boolean }> {
+    // The stamp must be taken before hashing: `known` carries the one its hash was made under.
+    const before: FileStamp = known ?? (await fsp.stat(file));
     const h = known ?? (await hashFile(file));
-    const target = this.pathOf(h.sha256);
     if (await this.has(h.sha256)) return { ...h, added: false };
+    const target = this.pathOf(h.sha256);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     const tmp = tempPathFor(target);
     try {
       await fsp.copyFile(file, tmp);
-      // The file may have changed between hashing and copying: check the copy.
-      const check = await hashFile(tmp);
-      if (check.sha256 !== h.sha256) {
-        throw new IntegrityError(`file ${file} changed while it was being frozen`, { path: file });
+      // Re-hashing the copy would read the file a second time; a file changed between
+      // hashing and copying shows in its size, mtime or ctime instead (ctime cannot be faked).
+      const after = await fsp.stat(file);
+      if (after.size !== h.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+        throw new IntegrityError(`file ${file} changed while it was being frozen; freeze again when it is no longer being written`, { path: file });
       }
       await fsp.chmod(tmp, 0o444);
       await fsp.rename(tmp, target);

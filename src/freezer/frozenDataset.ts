@@ -151,6 +151,10 @@ export class FrozenDataset {
    * when last hashed) reuse the cached hash, so a re-check reads nothing.
    */
   async snapshot(onProgress?: ProgressListener): Promise<Record<string, FileEntry>> {
+    return (await this.snapshotWithStamps(onProgress)).files;
+  }
+
+  private async snapshotWithStamps(onProgress?: ProgressListener): Promise<{ files: Record<string, FileEntry>; stamps: Record<string, StatCacheEntry> }> {
     this.recoverInterruptedThaw();
     const paths = await walkFiles(this.thawedDir);
     const cache = this.readStatCache();
@@ -162,6 +166,7 @@ export class FrozenDataset {
       const st = await fsp.stat(abs);
       const c = cache[rel];
       let sha256: string;
+      // The stamp is taken before hashing, so a write during hashing shows as a changed stamp later.
       // ctime cannot be set back by a user (unlike mtime); files changed within the last
       // 2 s may change again within the timestamp granularity, so they are re-hashed.
       if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
@@ -177,7 +182,7 @@ export class FrozenDataset {
     await writeFileAtomic(this.statCachePath, JSON.stringify(next)).catch(() => undefined);
     const sorted: Record<string, FileEntry> = {};
     for (const p of Object.keys(files).sort()) sorted[p] = files[p]!;
-    return sorted;
+    return { files: sorted, stamps: next };
   }
 
   private readStatCache(): Record<string, StatCacheEntry> {
@@ -206,11 +211,11 @@ export class FrozenDataset {
             tag,
           });
         }
-        const files = await this.snapshot(opts.onProgress);
+        const { files, stamps } = await this.snapshotWithStamps(opts.onProgress);
         let stored = 0;
         await forEachLimit(Object.keys(files), FILE_CONCURRENCY, async (rel) => {
           const entry = files[rel]!;
-          const got = await this.freezer.blobs.addFile(path.join(this.thawedDir, rel), entry);
+          const got = await this.freezer.blobs.addFile(path.join(this.thawedDir, rel), stamps[rel]!);
           stored++;
           opts.onProgress?.({ phase: "store", loaded: stored, total: Object.keys(files).length, key: rel });
           if (got.sha256 !== entry.sha256) throw new IntegrityError(`file ${rel} changed while freezing`, { path: rel });
