@@ -91,7 +91,8 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "number") return String(value);
-  return `a ${typeof value}`;
+  if (value === undefined) return "undefined";
+  return typeof value === "object" ? "a mapping" : `a ${typeof value}`;
 }
 
 export class Accession {

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { Minus80Error } from "../../src/errors.js";
+import { Accession } from "../../src/types/accession.js";
+
+/** The Minus80Error thrown by `fn` (fails the test if it does not throw one). */
+function caught(fn: () => unknown): Minus80Error {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(Minus80Error);
+    return err as Minus80Error;
+  }
+  throw new Error("expected a Minus80Error, but nothing was thrown");
+}
+
+describe("Accession", () => {
+  it("keeps its name, files, metadata and aliases as given", () => {
+    const a = new Accession("10F", {
+      files: ["ssh://user@host/10_F_R1.fastq.gz", "/data/10_F_R2.fastq.gz"],
+      metadata: { seqtype: "novaseq", lane: 7, paired: true },
+      aliases: ["ten-female"],
+    });
+    expect(a.name).toBe("10F");
+    expect(a.files).toEqual(["ssh://user@host/10_F_R1.fastq.gz", "/data/10_F_R2.fastq.gz"]);
+    expect(a.metadata).toEqual({ seqtype: "novaseq", lane: 7, paired: true });
+    expect(a.aliases).toEqual(["ten-female"]);
+  });
+
+  it("an accession without files, metadata or aliases is empty, not undefined", () => {
+    const a = new Accession("S1");
+    expect(a.toJSON()).toEqual({ name: "S1", files: [], metadata: {}, aliases: [] });
+  });
+
+  it("files are deduplicated and stay in the order first added", () => {
+    const a = new Accession("S1", { files: ["b", "a", "b"] });
+    a.addFile("c").addFile("a").addFiles(["d", "c", "e"]);
+    expect(a.files).toEqual(["b", "a", "c", "d", "e"]);
+  });
+
+  it("aliases are deduplicated; an alias equal to the name is refused", () => {
+    const a = new Accession("S1").addAlias("x").addAlias("y").addAlias("x");
+    expect(a.aliases).toEqual(["x", "y"]);
+    const err = caught(() => a.addAlias("S1"));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.data).toMatchObject({ accession: "S1", alias: "S1" });
+  });
+
+  it("the files, metadata and aliases getters return copies: editing them changes nothing in the accession", () => {
+    const a = new Accession("S1", { files: ["f1"], metadata: { k: "v" }, aliases: ["x"] });
+    a.files.push("f2");
+    a.metadata.k = "changed";
+    a.aliases.push("y");
+    expect(a.toJSON()).toEqual({ name: "S1", files: ["f1"], metadata: { k: "v" }, aliases: ["x"] });
+  });
+
+  it("set, get and unset edit one metadata key at a time, keeping its type", () => {
+    const a = new Accession("S1").set("tissue", "leaf").set("age", 3.5).set("ok", false).set("code", "007");
+    expect(a.get("tissue")).toBe("leaf");
+    expect(a.get("age")).toBe(3.5);
+    expect(a.get("ok")).toBe(false);
+    expect(a.get("code")).toBe("007");
+    a.set("age", 4);
+    expect(a.get("age")).toBe(4);
+    expect(a.unset("tissue")).toBe(true);
+    expect(a.unset("tissue")).toBe(false);
+    expect(a.get("tissue")).toBeUndefined();
+    expect(Object.keys(a.metadata)).toEqual(["age", "ok", "code"]);
+  });
+
+  it("a metadata value of -0 is kept as 0, as the Cohort's SQLite store would", () => {
+    expect(Object.is(new Accession("S1").set("x", -0).get("x"), 0)).toBe(true);
+  });
+
+  it("clone() gives an independent copy: editing the clone leaves the original unchanged", () => {
+    const a = new Accession("S1", { files: ["f1"], metadata: { k: 1 }, aliases: ["x"] });
+    const b = a.clone();
+    expect(b.toJSON()).toEqual(a.toJSON());
+    b.addFile("f2").set("k", 2).addAlias("y");
+    expect(a.toJSON()).toEqual({ name: "S1", files: ["f1"], metadata: { k: 1 }, aliases: ["x"] });
+    expect(b.files).toEqual(["f1", "f2"]);
+  });
+
+  it("toJSON and fromJSON round-trip through JSON text", () => {
+    const a = new Accession("S1", { files: ["f1", "f2"], metadata: { s: "x", n: 1.25, b: true }, aliases: ["one"] });
+    const back = Accession.fromJSON(JSON.parse(JSON.stringify(a)));
+    expect(back).toBeInstanceOf(Accession);
+    expect(back.toJSON()).toEqual(a.toJSON());
+  });
+
+  it("fromJSON validates what it is given", () => {
+    const err = caught(() => Accession.fromJSON({ name: "S1", files: [""], metadata: {}, aliases: [] }));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+  });
+
+  it.each(["", " S1", "S1 ", "a\nb", "x".repeat(256)])("name %j is refused with INVALID_NAME naming it and the rule", (bad) => {
+    const err = caught(() => new Accession(bad));
+    expect(err.code).toBe("INVALID_NAME");
+    expect(err.data).toMatchObject({ kind: "accession name", value: bad });
+    expect(String(err.data.rule)).toContain("1-255");
+  });
+
+  it("names may hold dots, slashes and unicode, up to 255 characters", () => {
+    for (const name of ["Sample1.L007", "a/b", "échantillon 1", "x".repeat(255)]) expect(new Accession(name).name).toBe(name);
+  });
+
+  it.each([
+    ["an empty file", { files: [""] }, "INVALID_ARGUMENT"],
+    ["a file with a newline", { files: ["a\nb"] }, "INVALID_ARGUMENT"],
+    ["a null metadata value", { metadata: { k: null } }, "INVALID_ARGUMENT"],
+    ["a NaN metadata value", { metadata: { k: NaN } }, "INVALID_ARGUMENT"],
+    ["a nested metadata value", { metadata: { k: { deep: 1 } } }, "INVALID_ARGUMENT"],
+    ["an empty metadata key", { metadata: { "": "v" } }, "INVALID_NAME"],
+    ["an alias with a tab", { aliases: ["a\tb"] }, "INVALID_NAME"],
+  ])("%s is refused", (_what, init, code) => {
+    const err = caught(() => new Accession("S1", init as never));
+    expect(err.code).toBe(code);
+  });
+
+  it("a refused metadata value names the accession and the key", () => {
+    const err = caught(() => new Accession("S1").set("depth", Infinity));
+    expect(err.data).toMatchObject({ accession: "S1", key: "depth" });
+    expect(err.message).toContain("depth");
+  });
+});
