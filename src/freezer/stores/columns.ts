@@ -40,7 +40,7 @@
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { ParquetReader, ParquetSchema, ParquetWriter, type FieldDefinition, type ParquetType } from "@dsnp/parquetjs";
+import type { ParquetReader, FieldDefinition, ParquetType } from "@dsnp/parquetjs";
 import { InvalidArgumentError, InvalidNameError, IntegrityError, Minus80Error } from "../../errors.js";
 import { NAME_RULE } from "../../names.js";
 import { pathExists, tempPathFor } from "../files.js";
@@ -339,6 +339,8 @@ export class ColumnStore {
     const target = this.fileOf(table);
     const plans = planColumns(table, columns);
     const rowCount = plans[0]!.values.length;
+    // Loaded on first use: the Parquet library takes ~0.3 s to import, which every CLI start would pay.
+    const { ParquetSchema, ParquetWriter } = await import("@dsnp/parquetjs");
     const schema = new ParquetSchema(Object.fromEntries(plans.map((p) => [p.name, fieldFor(p)])));
     const kinds: KindsEntry = { version: COLUMN_KINDS_VERSION, columns: plans.map((p) => ({ name: p.name, kind: p.kind })) };
 
@@ -390,6 +392,7 @@ export class ColumnStore {
     const file = this.fileOf(table);
     let reader: ParquetReader;
     try {
+      const { ParquetReader } = await import("@dsnp/parquetjs");
       reader = await ParquetReader.openFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
