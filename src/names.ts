@@ -9,15 +9,17 @@ export const MAX_RAW_NAME_LENGTH = 255;
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const TAG_RE = /^[A-Za-z0-9_.-]{1,128}$/;
+// C0, DEL and C1 control characters
 // eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
 
 export const NAME_RULE = "1-128 characters of letters, digits, '_' and '-'";
 export const TAG_RULE = "1-128 characters of letters, digits, '_', '-' and '.', not '.' or '..'";
-export const RAW_NAME_RULE = "1-255 characters, no '/', '\\' or control characters, not '.' or '..'";
+export const RAW_NAME_RULE = "1-255 characters (at most 255 bytes as UTF-8), no '/', '\\' or control characters, not '.' or '..'";
 
+/** The value as quoted in a message; a non-string is named by its type only. */
 function show(value: unknown): string {
-  return JSON.stringify(typeof value === "string" ? value : String(value));
+  return typeof value === "string" ? JSON.stringify(value) : `(a ${value === null ? "null" : typeof value}, not a string)`;
 }
 
 /** Throws INVALID_NAME unless `value` is a valid dtype. */
@@ -49,6 +51,8 @@ export function checkRawName(value: string): string {
   const ok =
     typeof value === "string" &&
     value.length >= 1 &&
+    value.isWellFormed() && // no lone surrogates: they have no UTF-8 form
+    Buffer.byteLength(value, "utf8") <= MAX_RAW_NAME_LENGTH && // file systems count bytes
     [...value].length <= MAX_RAW_NAME_LENGTH &&
     !value.includes("/") &&
     !value.includes("\\") &&

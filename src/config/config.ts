@@ -82,20 +82,31 @@ export function expandHome(p: string): string {
 }
 
 const SUPPORTED_ENDPOINT = /^(https?|file):\/\//i;
+/** A config file needs no YAML aliases; a handful is allowed, a "billion laughs" is not. */
+const MAX_YAML_ALIASES = 50;
 
 /** Reads (creating with defaults if missing) and validates the config. */
 export function loadConfig(overrides: ConfigOverrides = {}): Config {
   const file = configPath(overrides.configFile);
   ensureConfigFile(file);
-  const text = fs.readFileSync(file, "utf8");
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    throw new ConfigError(`config file ${file} is not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`, {
-      file,
-      expected: "YAML",
-    });
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): expected a YAML file`, { file, expected: "a readable file" });
   }
-  const raw: unknown = doc.toJS() ?? {};
+  const doc = parseDocument(text, { logLevel: "silent" });
+  if (doc.errors.length > 0) {
+    // The parser's message quotes the offending text, which may hold a secret: give only the line.
+    const line = doc.errors[0]!.linePos?.[0]?.line;
+    throw new ConfigError(`config file ${file} is not valid YAML${line ? ` (line ${line})` : ""}`, { file, expected: "YAML", line });
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
+  } catch {
+    throw new ConfigError(`config file ${file} is not valid YAML: an alias (*name) is undefined, circular or used too often`, { file, expected: "YAML without unresolved aliases" });
+  }
   if (!isRecord(raw)) throw new ConfigError(`config file ${file}: expected a mapping at the top level`, { file, key: "", expected: "mapping" });
 
   const section = (key: string): Record<string, unknown> => {
@@ -115,7 +126,7 @@ export function loadConfig(overrides: ConfigOverrides = {}): Config {
   const optionalSecret = (key: string): string | undefined => {
     const v = cloud[key];
     if (v === undefined || v === null || v === "None" || v === "") return undefined;
-    if (typeof v !== "string") throw wrongType(file, `cloud.${key}`, "a string or None", v, true);
+    if (typeof v !== "string") throw wrongType(file, `cloud.${key}`, "a string or None", v);
     return v;
   };
   const pathStyleRaw = cloud.path_style;
@@ -215,7 +226,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function wrongType(file: string, key: string, expected: string, got: unknown, secret = false): ConfigError {
-  const shown = secret ? typeof got : JSON.stringify(got);
-  return new ConfigError(`config file ${file}: key ${key} should be ${expected}, got ${shown}`, { file, key, expected });
+/** Names what was found by its kind only: a wrong-typed section or key may hold a secret. */
+function wrongType(file: string, key: string, expected: string, got: unknown): ConfigError {
+  const kind = Array.isArray(got) ? "a list" : got === null ? "null" : typeof got === "object" ? "a mapping" : `a ${typeof got}`;
+  return new ConfigError(`config file ${file}: key ${key} should be ${expected}, got ${kind}`, { file, key, expected });
 }

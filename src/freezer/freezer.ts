@@ -120,7 +120,8 @@ export class Freezer {
 }
 
 function matcher(pattern: string | undefined, kind: "dtype" | "name"): (s: string) => boolean {
-  if (pattern === undefined || pattern === "") return () => true;
+  // An empty pattern is refused, not "everything": `delete Cohort "$UNSET"` must not empty the freezer.
+  if (pattern === undefined) return () => true;
   if (!PATTERN_RE.test(pattern)) {
     const rule = "letters, digits, '_', '-' and the glob characters * ? [ ] !";
     throw new InvalidNameError(`invalid ${kind} pattern ${JSON.stringify(pattern)}: a pattern is 1-128 ${rule}`, { kind, value: pattern, rule });

@@ -11,14 +11,14 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { IntegrityError, Minus80Error, TagNotFoundError } from "../errors.js";
+import { IntegrityError, InvalidArgumentError, Minus80Error, TagNotFoundError } from "../errors.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
 import { hashFile, pathExists, pruneEmptyDirs, tempPathFor, walkFiles, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
 import { forEachLimit } from "../concurrency.js";
 import type { ProgressListener } from "../progress.js";
-import { buildTagManifest, LATEST_TAG, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
+import { badPathReason, buildTagManifest, emptyFileMap, LATEST_TAG, sortPaths, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
 
 export interface DatasetManifest {
   format: "minus80-dataset";
@@ -104,7 +104,7 @@ export class FrozenDataset {
       text = fs.readFileSync(this.manifestPath, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: null, tags: {} };
+        return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: null, tags: Object.create(null) };
       }
       throw err;
     }
@@ -114,7 +114,7 @@ export class FrozenDataset {
     } catch {
       throw new IntegrityError(`local manifest ${this.manifestPath} is not valid JSON`, { path: this.manifestPath });
     }
-    const tags: Record<string, TagManifest> = {};
+    const tags: Record<string, TagManifest> = Object.create(null);
     for (const [t, m] of Object.entries(json.tags ?? {})) {
       tags[t] = validateTagManifest(m, `${this.manifestPath}#${t}`, { dtype: this.dtype, name: this.name, tag: t });
     }
@@ -157,9 +157,18 @@ export class FrozenDataset {
   private async snapshotWithStamps(onProgress?: ProgressListener): Promise<{ files: Record<string, FileEntry>; stamps: Record<string, StatCacheEntry> }> {
     this.recoverInterruptedThaw();
     const paths = await walkFiles(this.thawedDir);
+    for (const rel of paths) {
+      const reason = badPathReason(rel);
+      if (reason) {
+        throw new InvalidArgumentError(`cannot freeze ${this.slug}: file ${JSON.stringify(rel)} has a name minus80 cannot store (${reason}); rename it`, {
+          slug: this.slug,
+          path: rel,
+        });
+      }
+    }
     const cache = this.readStatCache();
-    const next: Record<string, StatCacheEntry> = {};
-    const files: Record<string, FileEntry> = {};
+    const next: Record<string, StatCacheEntry> = Object.create(null);
+    const files = emptyFileMap();
     let done = 0;
     await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
       const abs = path.join(this.thawedDir, rel);
@@ -180,14 +189,14 @@ export class FrozenDataset {
       onProgress?.({ phase: "hash", loaded: done, total: paths.length, key: rel });
     });
     await writeFileAtomic(this.statCachePath, JSON.stringify(next)).catch(() => undefined);
-    const sorted: Record<string, FileEntry> = {};
-    for (const p of Object.keys(files).sort()) sorted[p] = files[p]!;
+    const sorted = emptyFileMap();
+    for (const p of sortPaths(Object.keys(files))) sorted[p] = files[p]!;
     return { files: sorted, stamps: next };
   }
 
   private readStatCache(): Record<string, StatCacheEntry> {
     try {
-      return JSON.parse(fs.readFileSync(this.statCachePath, "utf8")) as Record<string, StatCacheEntry>;
+      return Object.assign(Object.create(null), JSON.parse(fs.readFileSync(this.statCachePath, "utf8"))) as Record<string, StatCacheEntry>;
     } catch {
       return {};
     }
@@ -234,7 +243,7 @@ export class FrozenDataset {
   async fileChanges(tag?: string): Promise<FileChanges> {
     const m = this.readManifest();
     const base = tag ?? m.head;
-    let baseFiles: Record<string, FileEntry> = {};
+    let baseFiles = emptyFileMap();
     if (base !== null) {
       const t = m.tags[base];
       if (!t) throw new TagNotFoundError(this.slug, base);
@@ -243,11 +252,11 @@ export class FrozenDataset {
     const now = await this.snapshot();
     const changes: FileChanges = { new: [], changed: [], deleted: [] };
     for (const [p, e] of Object.entries(now)) {
-      const b = baseFiles[p];
+      const b = Object.hasOwn(baseFiles, p) ? baseFiles[p] : undefined;
       if (!b) changes.new.push(p);
       else if (b.sha256 !== e.sha256) changes.changed.push(p);
     }
-    for (const p of Object.keys(baseFiles)) if (!(p in now)) changes.deleted.push(p);
+    for (const p of Object.keys(baseFiles)) if (!Object.hasOwn(now, p)) changes.deleted.push(p);
     return changes;
   }
 

@@ -35,10 +35,23 @@ export const LATEST_TAG = "latest";
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
-/** sha256 over "<path>\0<sha256>\n" for each file, sorted by path. */
+/**
+ * A path -> entry map without a prototype, so a file named `__proto__` or a
+ * directory named `constructor` is just a key.
+ */
+export function emptyFileMap(): Record<string, FileEntry> {
+  return Object.create(null) as Record<string, FileEntry>;
+}
+
+/** Paths in byte order of their UTF-8 form (the same order in any language). */
+export function sortPaths(paths: Iterable<string>): string[] {
+  return [...paths].sort((a, b) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8")));
+}
+
+/** sha256 over "<path>\0<sha256>\n" for each file, paths sorted by their UTF-8 bytes. */
 export function computeTotal(files: Record<string, FileEntry>): string {
   const hash = createHash("sha256");
-  for (const p of Object.keys(files).sort()) hash.update(`${p}\0${files[p]!.sha256}\n`);
+  for (const p of sortPaths(Object.keys(files))) hash.update(`${p}\0${files[p]!.sha256}\n`);
   return hash.digest("hex");
 }
 
@@ -55,8 +68,12 @@ export function totalSize(files: Record<string, FileEntry>): number {
 export function badPathReason(p: string): string | null {
   if (typeof p !== "string" || p.length === 0) return "empty path";
   if (p.includes("\0")) return "NUL byte";
+  if (!p.isWellFormed()) return "not valid Unicode";
   if (p.includes("\\")) return "backslash";
-  if (p.startsWith("/") || /^[A-Za-z]:/.test(p)) return "absolute path";
+  if (p.startsWith("/")) return "absolute path";
+  if (/^[A-Za-z]:/.test(p)) return "drive letter";
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(p)) return "control character";
   const parts = p.split("/");
   for (const part of parts) {
     if (part === "") return "empty segment";
@@ -79,7 +96,15 @@ export function parseTagManifest(text: string, source: string, expect?: { dtype:
   } catch {
     throw new IntegrityError(`manifest ${source} is not valid JSON`, { key: source });
   }
-  return validateTagManifest(json, source, expect);
+  const m = validateTagManifest(json, source, expect);
+  // JSON.parse silently keeps the last of duplicate keys. Every file entry has one
+  // "sha256" string field, so more of them in the text than entries means a path
+  // was listed twice (escaped quotes inside a path cannot match the pattern).
+  const entries = text.match(/"sha256"\s*:\s*"/g)?.length ?? 0;
+  if (entries !== Object.keys(m.files).length) {
+    throw new IntegrityError(`manifest ${source} is invalid: it lists a path more than once`, { key: source });
+  }
+  return m;
 }
 
 export function validateTagManifest(json: unknown, source: string, expect?: { dtype: string; name: string; tag: string }): TagManifest {
@@ -90,6 +115,10 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
   for (const k of ["dtype", "name", "tag", "created", "total"]) {
     if (typeof m[k] !== "string") throw fail(`field ${k} is missing or not a string`);
   }
+  if (m.format !== undefined && m.format !== "minus80-tag") throw fail(`field format is not "minus80-tag"`);
+  if (m.version !== undefined && m.version !== 1) throw fail(`version ${JSON.stringify(m.version)} is not supported (this minus80 reads version 1)`);
+  if (Number.isNaN(Date.parse(m.created as string))) throw fail("field created is not an ISO 8601 time");
+  if (!SHA256_RE.test(m.total as string)) throw fail("field total is not a sha256 hex digest");
   try {
     checkDtype(m.dtype as string);
     checkName(m.name as string);
@@ -102,13 +131,12 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
   }
   if (m.parent !== null && m.parent !== undefined && typeof m.parent !== "string") throw fail("field parent is not a string or null");
   if (typeof m.files !== "object" || m.files === null || Array.isArray(m.files)) throw fail("field files is not an object");
-  const files: Record<string, FileEntry> = {};
-  const seenLower = new Set<string>();
+  // JSON.parse keeps the last of duplicate keys; the total, computed by the writer
+  // over what it meant to list, then no longer matches, so a duplicate still fails.
+  const files = emptyFileMap();
   for (const [p, entry] of Object.entries(m.files as Record<string, unknown>)) {
     const reason = badPathReason(p);
     if (reason) throw fail(`path ${JSON.stringify(p)} is refused (${reason})`, { path: p });
-    if (seenLower.has(p)) throw fail(`duplicate path ${JSON.stringify(p)}`, { path: p });
-    seenLower.add(p);
     if (typeof entry !== "object" || entry === null) throw fail(`entry for ${JSON.stringify(p)} is not an object`, { path: p });
     const { sha256, size } = entry as Record<string, unknown>;
     if (typeof sha256 !== "string" || !SHA256_RE.test(sha256)) throw fail(`entry for ${JSON.stringify(p)} has no valid sha256`, { path: p });
@@ -120,11 +148,11 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
     const parts = p.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join("/");
-      if (dir in files) throw fail(`path ${JSON.stringify(dir)} is both a file and a directory`, { path: dir });
+      if (Object.hasOwn(files, dir)) throw fail(`path ${JSON.stringify(dir)} is both a file and a directory`, { path: dir });
     }
   }
   const total = computeTotal(files);
-  if (m.total !== total) throw fail(`total ${m.total} does not match its files (${total})`);
+  if (m.total !== total) throw fail(`its total does not match its files (computed ${total})`);
   return {
     format: "minus80-tag",
     version: 1,
@@ -140,8 +168,8 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
 
 /** Builds a manifest for files already hashed. */
 export function buildTagManifest(args: { dtype: string; name: string; tag: string; parent: string | null; files: Record<string, FileEntry>; created?: Date }): TagManifest {
-  const files: Record<string, FileEntry> = {};
-  for (const p of Object.keys(args.files).sort()) files[p] = args.files[p]!;
+  const files = emptyFileMap();
+  for (const p of sortPaths(Object.keys(args.files))) files[p] = args.files[p]!;
   return {
     format: "minus80-tag",
     version: 1,
