@@ -1,0 +1,218 @@
+/**
+ * `minus80 cloud ls|push|pull|remove|gc|nuke`: datasets and raw files in
+ * S3-compatible storage (or a shared folder). The CLI takes `<dtype> <name>`;
+ * the library (`CloudData`) takes name first, as the seed did.
+ */
+import type { Command } from "commander";
+import { CloudData, type CloudRawListing, type CloudTagListing } from "../../cloud/cloudData.js";
+import { InvalidArgumentError } from "../../errors.js";
+import { LATEST_TAG } from "../../freezer/manifest.js";
+import { formatSlug } from "../../names.js";
+import { formatBytes, printJson, println, progressReporter } from "../output.js";
+
+/** Phases whose progress is counted in bytes. */
+const BYTE_PHASES = ["upload", "download", "checksum"] as const;
+
+/** The seed's human listing: `-----<dtype>------` then one name a line. */
+const dtypeHeader = (dtype: string) => `-----${dtype}------`;
+const RAW_HEADER = "######   Raw Data:   ######";
+const EMPTY = "Nothing here yet!";
+
+interface Common {
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Opens the cloud, runs `fn`, closes it; config warnings go to stderr. */
+async function withCloud<T>(fn: (cloud: CloudData) => Promise<T>): Promise<T> {
+  const cloud = await CloudData.open();
+  for (const w of cloud.config.warnings) process.stderr.write(`warning: ${w}\n`);
+  try {
+    return await fn(cloud);
+  } finally {
+    cloud.close();
+  }
+}
+
+/** Runs `fn` with a progress listener drawing on stderr (only on a terminal, never with --quiet or --json). */
+async function withProgress<T>(opts: Common, fn: (listener: ReturnType<typeof progressReporter>["listener"]) => Promise<T>): Promise<T> {
+  const progress = progressReporter({ quiet: opts.quiet || opts.json, bytesPhases: BYTE_PHASES });
+  try {
+    return await fn(progress.listener);
+  } finally {
+    progress.stop();
+  }
+}
+
+export function registerCloudCommands(program: Command): void {
+  const cloud = program.command("cloud").description("store, list and fetch datasets and raw files in S3-compatible storage");
+
+  cloud
+    .command("ls")
+    .description("list the datasets (or raw files) in the cloud")
+    .option("--dtype <D>", "only this dtype (exact)")
+    .option("--name <N>", "only names starting with N")
+    .option("--raw", "list raw files instead of datasets")
+    .option("--tags", "show each dataset's tags (size, files, created, checksum); with --raw, each file's size and checksum")
+    .option("--json", "machine-readable output")
+    .action(async (opts: { dtype?: string; name?: string; raw?: boolean; tags?: boolean; json?: boolean }) => {
+      await withCloud(async (c) => {
+        const filter = { dtype: opts.dtype, name: opts.name };
+        if (opts.raw) {
+          const files = await c.listRawFiles(filter);
+          if (opts.json) return printJson(opts.tags ? files : namesOnly(files));
+          return void process.stdout.write(formatRawListing(files, !!opts.tags));
+        }
+        if (opts.tags) {
+          const tags = await c.listTags(filter);
+          if (opts.json) return printJson(tags);
+          return void process.stdout.write(formatDatasetListing(tags, true));
+        }
+        const names = await c.list(filter);
+        if (opts.json) return printJson(names);
+        const asTags: CloudTagListing = {};
+        for (const [dtype, list] of Object.entries(names)) asTags[dtype] = Object.fromEntries(list.map((n) => [n, []]));
+        process.stdout.write(formatDatasetListing(asTags, false));
+      });
+    });
+
+  cloud
+    .command("push")
+    .description("store a dataset (its working state as `latest` and every tag the cloud lacks, or one --tag) or, with --raw, a file")
+    .argument("<dtype>", "dtype, e.g. Cohort (with --raw: a free category such as fastq)")
+    .argument("<name>", "dataset name (with --raw: the file's path)")
+    .option("--tag <T>", "push only this frozen tag")
+    .option("--raw", "push a raw file")
+    .option("--force", "with --raw: replace a different file of the same name")
+    .option("--quiet", "no progress bars")
+    .option("--json", "machine-readable output")
+    .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; force?: boolean }) => {
+      if (opts.force && !opts.raw) throw new InvalidArgumentError("--force applies only with --raw (pushed tags are immutable; push under a new --tag)");
+      await withCloud(async (c) => {
+        const r = await withProgress(opts, (onProgress) => c.put(name, dtype, { tag: opts.tag, raw: opts.raw, force: opts.force, onProgress }));
+        if (opts.json) return printJson(r);
+        if (opts.raw) {
+          println(r.uploaded === 0 ? `${r.key} is already in the cloud with the same content; nothing uploaded` : `Pushed ${r.key} (${formatBytes(r.bytes)}, sha256 ${r.sha256!.slice(0, 12)})`);
+          return;
+        }
+        const slug = formatSlug(dtype, name);
+        const what = [...r.tags.map((t) => `${t} (new)`), ...r.unchanged.map((t) => `${t} (unchanged)`)].join(", ");
+        println(`Pushed ${slug}: ${what || "nothing"}; ${r.uploaded} object${r.uploaded === 1 ? "" : "s"} uploaded (${formatBytes(r.bytes)}), ${r.skipped} already there`);
+      });
+    });
+
+  cloud
+    .command("pull")
+    .description("fetch a dataset tag (default latest) and thaw it, or with --raw a file")
+    .argument("<dtype>", "dtype, e.g. Cohort (with --raw: the file's category)")
+    .argument("<name>", "dataset name (with --raw: the file's name)")
+    .option("--tag <T>", `tag to fetch (default ${LATEST_TAG})`)
+    .option("--raw", "fetch a raw file")
+    .option("--output <P>", "with --raw: where to write it (default: its name in the current directory)")
+    .option("--force", "discard unsaved local changes / replace a different local file")
+    .option("--quiet", "no progress bars")
+    .option("--json", "machine-readable output")
+    .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; output?: string; force?: boolean }) => {
+      if (opts.output !== undefined && !opts.raw) throw new InvalidArgumentError("--output applies only with --raw (a dataset is thawed into the local freezer)");
+      if (opts.tag !== undefined && opts.raw) throw new InvalidArgumentError("--tag does not apply with --raw (raw files have no tags)");
+      await withCloud(async (c) => {
+        const r = await withProgress(opts, (onProgress) => c.get(name, dtype, { tag: opts.tag, raw: opts.raw, output: opts.output, force: opts.force, onProgress }));
+        if (opts.json) return printJson(r);
+        if (r.raw) {
+          const check = r.verified === "sha256" ? "sha256 verified" : `size verified; the object records no sha256, its sha256 is ${r.sha256}`;
+          println(r.downloaded === 0 ? `${r.path} already has the content of ${r.key}; nothing downloaded` : `Pulled ${r.key} to ${r.path} (${formatBytes(r.bytes)}, ${check})`);
+          return;
+        }
+        println(`Pulled ${formatSlug(dtype, name, r.tag)}: ${r.downloaded} object${r.downloaded === 1 ? "" : "s"} downloaded (${formatBytes(r.bytes)}), ${r.skipped} already local; thawed`);
+      });
+    });
+
+  cloud
+    .command("remove")
+    .description("remove a dataset's tags (all, or one --tag) or, with --raw, a file from the cloud; `cloud gc` reclaims the space")
+    .argument("<dtype>", "dtype (with --raw: the file's category)")
+    .argument("<name>", "dataset name (with --raw: the file's name)")
+    .option("--tag <T>", "remove only this tag")
+    .option("--raw", "remove a raw file")
+    .option("--json", "machine-readable output")
+    .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; json?: boolean }) => {
+      await withCloud(async (c) => {
+        const r = await c.remove(name, dtype, { tag: opts.tag, raw: opts.raw });
+        if (opts.json) return printJson(r);
+        if (opts.raw) println(`Removed raw file ${dtype}/${name}`);
+        else println(`Removed ${r.removed} tag${r.removed === 1 ? "" : "s"} of ${formatSlug(dtype, name)}${opts.tag ? ` (${opts.tag})` : ""}; run \`minus80 cloud gc\` to reclaim unused objects`);
+      });
+    });
+
+  cloud
+    .command("gc")
+    .description("delete objects no tag references (older than 24 h) and stale unfinished uploads")
+    .option("--dry-run", "only report what would be deleted")
+    .option("--json", "machine-readable output")
+    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
+      await withCloud(async (c) => {
+        const r = await c.gc({ dryRun: opts.dryRun });
+        if (opts.json) return printJson(r);
+        const verb = r.dryRun ? "Would delete" : "Deleted";
+        println(
+          `${verb} ${r.deleted} unreferenced object${r.deleted === 1 ? "" : "s"} (${formatBytes(r.bytes)}) and ${r.uploadsAborted} stale upload${r.uploadsAborted === 1 ? "" : "s"}; ` +
+            `kept ${r.referenced} referenced by ${r.manifests} tag${r.manifests === 1 ? "" : "s"} and ${r.young} too recent to judge`,
+        );
+      });
+    });
+
+  cloud
+    .command("nuke")
+    .description("delete EVERYTHING minus80 stored under the configured bucket and prefix")
+    .option("--yes", "confirm: this cannot be undone")
+    .option("--json", "machine-readable output")
+    .action(async (opts: { yes?: boolean; json?: boolean }) => {
+      if (!opts.yes) throw new InvalidArgumentError("refusing to delete everything in the cloud without --yes (this cannot be undone)");
+      await withCloud(async (c) => {
+        const r = await c.nuke();
+        if (opts.json) return printJson(r);
+        println(`Deleted ${r.deleted} object${r.deleted === 1 ? "" : "s"} from ${c.location}`);
+      });
+    });
+}
+
+function namesOnly(files: CloudRawListing): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(files).map(([d, fs]) => [d, fs.map((f) => f.name)]));
+}
+
+/**
+ * The seed's human format for datasets: `Nothing here yet!`, or per dtype a
+ * line `-----<dtype>------` and its names (with `withTags`, a line per tag).
+ *
+ * @example formatDatasetListing({ Cohort: { TestCohort: [] } }, false) // "-----Cohort------\nTestCohort\n"
+ */
+export function formatDatasetListing(listing: CloudTagListing, withTags: boolean): string {
+  const dtypes = Object.keys(listing);
+  if (dtypes.length === 0) return `${EMPTY}\n`;
+  const lines: string[] = [];
+  for (const dtype of dtypes) {
+    lines.push(dtypeHeader(dtype));
+    for (const [name, tags] of Object.entries(listing[dtype]!)) {
+      lines.push(name);
+      if (!withTags) continue;
+      for (const t of tags) {
+        lines.push(`    ${t.tag.padEnd(16)} ${formatBytes(t.size).padStart(10)} ${String(t.files).padStart(6)} files  ${t.created}  ${t.checksum}`);
+      }
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The seed's raw listing: `######   Raw Data:   ######`, then per dtype its file names. */
+export function formatRawListing(listing: CloudRawListing, details: boolean): string {
+  const dtypes = Object.keys(listing);
+  if (dtypes.length === 0) return `${EMPTY}\n`;
+  const lines = [RAW_HEADER];
+  for (const dtype of dtypes) {
+    lines.push(dtypeHeader(dtype));
+    for (const f of listing[dtype]!) {
+      lines.push(details ? `${f.name}  ${formatBytes(f.size)}  ${f.lastModified}  ${f.sha256 ? f.sha256.slice(0, 12) : "(no sha256)"}` : f.name);
+    }
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,56 @@
+/**
+ * Picks the backend for a configured endpoint: `file:///path` is the folder
+ * backend, anything else (http/https) the S3 backend.
+ *
+ * @example
+ *   const backend = createBackend(loadConfig().cloud);   // not yet retrying: wrap it in RetryingBackend
+ */
+import { fileURLToPath } from "node:url";
+import type { CloudConfig } from "../../config/config.js";
+import { ConfigError } from "../../errors.js";
+import type { Backend } from "./backend.js";
+import { FolderBackend } from "./folder.js";
+import { S3Backend } from "./s3.js";
+
+/** Bucket names as S3 allows them (and as safe folder names). */
+const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+export const BUCKET_RULE = "3-63 characters of lower-case letters, digits, '.' and '-', starting and ending with a letter or digit";
+
+export interface BackendTuning {
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+export function createBackend(cloud: CloudConfig, tuning: BackendTuning = {}): Backend {
+  if (!BUCKET_RE.test(cloud.bucket) || cloud.bucket.includes("..")) {
+    throw new ConfigError(`invalid bucket name ${JSON.stringify(cloud.bucket)} (cloud.bucket or CLOUD_BUCKET): a bucket name is ${BUCKET_RULE}`, {
+      key: "cloud.bucket",
+      value: cloud.bucket,
+      expected: BUCKET_RULE,
+    });
+  }
+  if (/^file:/i.test(cloud.endpoint)) {
+    let root: string;
+    try {
+      root = fileURLToPath(cloud.endpoint);
+    } catch {
+      throw new ConfigError(`invalid folder endpoint ${JSON.stringify(cloud.endpoint)}: expected file:///absolute/path`, {
+        key: "cloud.endpoint",
+        value: cloud.endpoint,
+        expected: "file:///absolute/path",
+      });
+    }
+    return new FolderBackend({ root, bucket: cloud.bucket, prefix: cloud.prefix });
+  }
+  return new S3Backend({
+    endpoint: cloud.endpoint,
+    bucket: cloud.bucket,
+    prefix: cloud.prefix,
+    region: cloud.region,
+    pathStyle: cloud.pathStyle,
+    accessKey: cloud.accessKey,
+    secretKey: cloud.secretKey,
+    concurrency: cloud.concurrency,
+    ...tuning,
+  });
+}

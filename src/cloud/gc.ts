@@ -1,0 +1,129 @@
+/**
+ * Reclaiming space in the bucket.
+ *
+ * `gc` deletes the objects no manifest references, and aborts unfinished
+ * multipart uploads. The rule that keeps a concurrent push safe:
+ *
+ *   gc never deletes an object (nor aborts an upload) younger than the
+ *   grace period (GC_GRACE_MS, 24 h), and it lists the objects BEFORE the
+ *   manifests.
+ *
+ * A push uploads objects first and its manifest last, so until the manifest
+ * lands its new objects are unreferenced — but young. An object a push
+ * reuses may be old and unreferenced (its tag was removed); the push
+ * refreshes any reused object older than half the grace period and
+ * re-checks before committing if it ran longer than that (datasets.ts). So
+ * an object a committed manifest needs is never deleted, as long as no
+ * single push runs longer than half the grace period without re-checking.
+ *
+ * `nuke` deletes everything minus80 stored under the prefix (the marker,
+ * objects, manifests, raw files) and aborts pending uploads; other keys in
+ * a shared bucket are left alone.
+ */
+import { forEachLimit } from "../concurrency.js";
+import { IntegrityError, Minus80Error } from "../errors.js";
+import { DATASETS_PREFIX, LAYOUT_ROOTS, MARKER_KEY, OBJECTS_PREFIX, parseManifestKey, parseObjectKey } from "./layout.js";
+import { fetchManifest, type CloudContext } from "./datasets.js";
+
+export interface GcResult {
+  dryRun: boolean;
+  /** unreferenced objects deleted (or that would be, with dryRun) */
+  deleted: number;
+  bytes: number;
+  /** unreferenced objects kept because they are younger than the grace period */
+  young: number;
+  /** objects some manifest references */
+  referenced: number;
+  manifests: number;
+  /** stale multipart uploads aborted (or that would be) */
+  uploadsAborted: number;
+}
+
+/**
+ * @example await gc(ctx, { dryRun: true })  // { deleted: 3, bytes: 1234, young: 0, ... }
+ */
+export async function gc(ctx: CloudContext, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+  const { backend } = ctx;
+  const dryRun = opts.dryRun ?? false;
+  const cutoff = Date.now() - ctx.gcGraceMs;
+
+  // Objects first, manifests second (see the rule above).
+  const objects: Array<{ key: string; sha: string; size: number; lastModified: Date }> = [];
+  for await (const o of backend.list(OBJECTS_PREFIX)) {
+    const sha = parseObjectKey(o.key);
+    if (sha) objects.push({ ...o, sha }); // keys outside the layout are not ours to delete
+  }
+  const manifestKeys: Array<{ dtype: string; name: string; tag: string }> = [];
+  for await (const o of backend.list(DATASETS_PREFIX)) {
+    const m = parseManifestKey(o.key);
+    if (m) manifestKeys.push(m);
+  }
+  const referenced = new Set<string>();
+  await forEachLimit(manifestKeys, ctx.concurrency, async ({ dtype, name, tag }) => {
+    let m;
+    try {
+      m = await fetchManifest(backend, dtype, name, tag);
+    } catch (err) {
+      if (backend.isNotFound(err)) return; // removed meanwhile
+      if (err instanceof Minus80Error && err.code === "INTEGRITY") {
+        // Its references are unknown: deleting anything could destroy data it needs.
+        throw new IntegrityError(`gc stopped: ${err.message}; remove or re-push that tag, then run gc again`, { ...err.data });
+      }
+      throw err;
+    }
+    for (const e of Object.values(m.files)) referenced.add(e.sha256);
+  });
+
+  const victims: string[] = [];
+  const result: GcResult = { dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0 };
+  for (const o of objects) {
+    if (referenced.has(o.sha)) result.referenced++;
+    else if (o.lastModified.getTime() > cutoff) result.young++;
+    else {
+      victims.push(o.key);
+      result.deleted++;
+      result.bytes += o.size;
+    }
+  }
+  if (!dryRun && victims.length > 0) await backend.deleteMany(victims);
+
+  for await (const u of backend.listUploads("")) {
+    if (u.initiated.getTime() > cutoff) continue;
+    result.uploadsAborted++;
+    if (!dryRun) await backend.abortUpload(u);
+  }
+  return result;
+}
+
+export interface NukeResult {
+  deleted: number;
+  uploadsAborted: number;
+}
+
+/**
+ * Deletes every minus80 key under the prefix.
+ *
+ * @example await nuke(ctx)  // { deleted: 42, uploadsAborted: 0 }
+ */
+export async function nuke(ctx: CloudContext): Promise<NukeResult> {
+  const { backend } = ctx;
+  const keys: string[] = [];
+  for (const root of LAYOUT_ROOTS) for await (const o of backend.list(root)) keys.push(o.key);
+  let uploadsAborted = 0;
+  for await (const u of backend.listUploads("")) {
+    await backend.abortUpload(u);
+    uploadsAborted++;
+  }
+  // Manifests first, so no reader ever sees a tag whose objects are already gone.
+  await backend.deleteMany(keys.filter((k) => k.startsWith(DATASETS_PREFIX)));
+  await backend.deleteMany(keys.filter((k) => !k.startsWith(DATASETS_PREFIX)));
+  let marker = 0;
+  try {
+    await backend.head(MARKER_KEY);
+    await backend.delete(MARKER_KEY);
+    marker = 1;
+  } catch (err) {
+    if (!backend.isNotFound(err)) throw err;
+  }
+  return { deleted: keys.length + marker, uploadsAborted };
+}

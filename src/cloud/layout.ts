@@ -1,0 +1,97 @@
+/**
+ * The bucket layout of DESIGN.md, in one place. Keys are relative to
+ * `<bucket>/<prefix>`:
+ *
+ *     minus80.json                               layout marker {"format": "minus80", "version": 1}
+ *     objects/sha256/<first 2 hex>/<sha256 hex>  file contents, shared by all datasets
+ *     datasets/<dtype>/<name>/<tag>.json         tag manifests
+ *     raw/<dtype>/<file name>                    raw files, plain objects
+ *
+ * Every key read back from a bucket goes through a `parse*` function here;
+ * a key that does not follow the layout yields `null` and is ignored, so
+ * nothing in the bucket can steer a read or write elsewhere.
+ *
+ * @example
+ *   objectKey("ab12...")                     // "objects/sha256/ab/ab12..."
+ *   parseManifestKey("datasets/Cohort/T/v1.json") // { dtype: "Cohort", name: "T", tag: "v1" }
+ */
+import { checkDtype, checkName, checkRawName, checkTag } from "../names.js";
+
+export const MARKER_KEY = "minus80.json";
+export const OBJECTS_PREFIX = "objects/sha256/";
+export const DATASETS_PREFIX = "datasets/";
+export const RAW_PREFIX = "raw/";
+/** The layout roots `nuke` clears (nothing else in a shared bucket is touched). */
+export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX] as const;
+
+export const LAYOUT_FORMAT = "minus80";
+export const LAYOUT_VERSION = 1;
+export const MARKER_BODY = JSON.stringify({ format: LAYOUT_FORMAT, version: LAYOUT_VERSION }) + "\n";
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+const MANIFEST_SUFFIX = ".json";
+
+export function objectKey(sha256: string): string {
+  return `${OBJECTS_PREFIX}${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** The listing prefix of the objects whose hash starts with these two hex digits. */
+export function objectShardPrefix(sha256: string): string {
+  return `${OBJECTS_PREFIX}${sha256.slice(0, 2)}/`;
+}
+
+export function datasetPrefix(dtype?: string, name?: string): string {
+  if (dtype === undefined) return DATASETS_PREFIX;
+  if (name === undefined) return `${DATASETS_PREFIX}${dtype}/`;
+  return `${DATASETS_PREFIX}${dtype}/${name}/`;
+}
+
+export function manifestKey(dtype: string, name: string, tag: string): string {
+  return `${datasetPrefix(dtype, name)}${tag}${MANIFEST_SUFFIX}`;
+}
+
+export function rawPrefix(dtype?: string): string {
+  return dtype === undefined ? RAW_PREFIX : `${RAW_PREFIX}${dtype}/`;
+}
+
+export function rawKey(dtype: string, file: string): string {
+  return `${RAW_PREFIX}${dtype}/${file}`;
+}
+
+/** The sha256 of an `objects/` key, or null if the key is not one. */
+export function parseObjectKey(key: string): string | null {
+  if (!key.startsWith(OBJECTS_PREFIX)) return null;
+  const rest = key.slice(OBJECTS_PREFIX.length).split("/");
+  if (rest.length !== 2) return null;
+  const [shard, sha] = rest as [string, string];
+  return SHA256_RE.test(sha) && sha.slice(0, 2) === shard ? sha : null;
+}
+
+/** dtype, name and tag of a manifest key, or null if the key is not one. */
+export function parseManifestKey(key: string): { dtype: string; name: string; tag: string } | null {
+  if (!key.startsWith(DATASETS_PREFIX) || !key.endsWith(MANIFEST_SUFFIX)) return null;
+  const parts = key.slice(DATASETS_PREFIX.length, -MANIFEST_SUFFIX.length).split("/");
+  if (parts.length !== 3) return null;
+  const [dtype, name, tag] = parts as [string, string, string];
+  return valid(() => (checkDtype(dtype), checkName(name), checkTag(tag))) ? { dtype, name, tag } : null;
+}
+
+/** dtype and file name of a raw key, or null if the key is not one. */
+export function parseRawKey(key: string): { dtype: string; file: string } | null {
+  if (!key.startsWith(RAW_PREFIX)) return null;
+  const rest = key.slice(RAW_PREFIX.length);
+  const slash = rest.indexOf("/");
+  if (slash === -1) return null;
+  const dtype = rest.slice(0, slash);
+  const file = rest.slice(slash + 1);
+  return valid(() => (checkDtype(dtype), checkRawName(file))) ? { dtype, file } : null;
+}
+
+function valid(check: () => unknown): boolean {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Byte progress of one transfer phase across many objects, reported as
+ * `ProgressEvent`s ({phase, loaded, total, key}). Objects report their own
+ * running byte count; a retried object that starts again from 0 is
+ * subtracted, so `loaded` never counts a byte twice.
+ *
+ * @example
+ *   const meter = new TransferMeter("upload", totalBytes, onProgress);
+ *   await backend.put(key, body, { size, onProgress: (n) => meter.set(key, n) });
+ *   meter.done();
+ */
+import type { ProgressListener } from "../progress.js";
+
+/** At most one event per this interval (plus the final one), so listeners are not flooded. */
+export const PROGRESS_INTERVAL_MS = 100;
+
+export class TransferMeter {
+  private loaded = 0;
+  private lastEmit = 0;
+  private readonly perKey = new Map<string, number>();
+
+  constructor(
+    readonly phase: string,
+    readonly total: number,
+    private readonly listener?: ProgressListener,
+  ) {}
+
+  /** `key` has now sent or received `loaded` bytes in all. */
+  set(key: string, loaded: number): void {
+    const before = this.perKey.get(key) ?? 0;
+    this.perKey.set(key, loaded);
+    this.loaded += loaded - before;
+    this.emit(key, false);
+  }
+
+  /** `key` moved `n` more bytes. */
+  add(key: string, n: number): void {
+    this.set(key, (this.perKey.get(key) ?? 0) + n);
+  }
+
+  /** Reports the final state once. */
+  done(): void {
+    this.emit(undefined, true);
+  }
+
+  private emit(key: string | undefined, force: boolean): void {
+    if (!this.listener) return;
+    const now = Date.now();
+    if (!force && now - this.lastEmit < PROGRESS_INTERVAL_MS && this.loaded < this.total) return;
+    this.lastEmit = now;
+    this.listener({ phase: this.phase, loaded: this.loaded, total: this.total, ...(key !== undefined ? { key } : {}) });
+  }
+}
