@@ -23,3 +23,25 @@ export { ColumnStore, type ColumnTable, type ColumnValues, type ColumnRow, type 
 export { Accession, type AccessionInit, type AccessionJSON, type MetadataValue } from "./types/accession.js";
 export { Cohort, readAccessionsYaml, type AccessionKey, type RandomOptions } from "./types/cohort.js";
 export { datasets, exists, deleteDatasets } from "./freezer/registry.js";
+export {
+  CloudData,
+  type CloudOpenOptions,
+  type CloudListOptions,
+  type CloudListing,
+  type CloudTagListing,
+  type CloudRawListing,
+  type TagSummary,
+  type RawFileSummary,
+  type CloudPutOptions,
+  type CloudGetOptions,
+  type CloudRemoveOptions,
+  type CloudPutResult,
+  type CloudGetResult,
+} from "./cloud/cloudData.js";
+export type { GcResult, NukeResult } from "./cloud/gc.js";
+export { GC_GRACE_MS, type PushCounts, type PullCounts } from "./cloud/datasets.js";
+export type { RawPutResult, RawGetResult } from "./cloud/raw.js";
+export { RetryingBackend, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryEvent, type RetryStats } from "./cloud/retry.js";
+export { isTransient, type Backend, type PutBody, type PutOptions, type GetOptions, type GetResult, type HeadResult, type ObjectInfo } from "./cloud/backends/backend.js";
+export { FolderBackend } from "./cloud/backends/folder.js";
+export { createBackend } from "./cloud/backends/create.js";

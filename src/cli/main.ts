@@ -4,6 +4,8 @@
  * `commands/`; they throw errors, and `errorMessages.ts` turns those into
  * a message, a hint and the exit status.
  */
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { registerCloudCommands } from "./commands/cloud.js";
 import { registerCohortCommands } from "./commands/cohort.js";
@@ -57,7 +59,17 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").pop()!);
+/** True when this file is the program node was started with (also through the npm bin symlink). */
+function isMainModule(): boolean {
+  if (process.argv[1] === undefined) return false;
+  try {
+    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+const isMain = isMainModule();
 if (isMain) {
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;

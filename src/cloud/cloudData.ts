@@ -137,7 +137,7 @@ export class CloudData {
   static async open(opts: CloudOpenOptions = {}): Promise<CloudData> {
     const { freezer, backend, retry, onRetry, gcGraceMs, connectTimeoutMs, idleTimeoutMs, ...overrides } = opts;
     const config = loadConfig(overrides);
-    const b = backend ?? new RetryingBackend(createBackend(config.cloud, { connectTimeoutMs, idleTimeoutMs }), retry, onRetry);
+    const b = backend ?? new RetryingBackend(await createBackend(config.cloud, { connectTimeoutMs, idleTimeoutMs }), retry, onRetry);
     try {
       await b.ensureBucket();
       await checkMarker(b);

@@ -3,14 +3,13 @@
  * backend, anything else (http/https) the S3 backend.
  *
  * @example
- *   const backend = createBackend(loadConfig().cloud);   // not yet retrying: wrap it in RetryingBackend
+ *   const backend = await createBackend(loadConfig().cloud);   // not yet retrying: wrap it in RetryingBackend
  */
 import { fileURLToPath } from "node:url";
 import type { CloudConfig } from "../../config/config.js";
 import { ConfigError } from "../../errors.js";
 import type { Backend } from "./backend.js";
 import { FolderBackend } from "./folder.js";
-import { S3Backend } from "./s3.js";
 
 /** Bucket names as S3 allows them (and as safe folder names). */
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -21,7 +20,7 @@ export interface BackendTuning {
   idleTimeoutMs?: number;
 }
 
-export function createBackend(cloud: CloudConfig, tuning: BackendTuning = {}): Backend {
+export async function createBackend(cloud: CloudConfig, tuning: BackendTuning = {}): Promise<Backend> {
   if (!BUCKET_RE.test(cloud.bucket) || cloud.bucket.includes("..")) {
     throw new ConfigError(`invalid bucket name ${JSON.stringify(cloud.bucket)} (cloud.bucket or CLOUD_BUCKET): a bucket name is ${BUCKET_RULE}`, {
       key: "cloud.bucket",
@@ -42,6 +41,9 @@ export function createBackend(cloud: CloudConfig, tuning: BackendTuning = {}): B
     }
     return new FolderBackend({ root, bucket: cloud.bucket, prefix: cloud.prefix });
   }
+  // Loaded only when needed: the AWS SDK takes about half a second to import,
+  // which local commands and folder endpoints should not pay.
+  const { S3Backend } = await import("./s3.js");
   return new S3Backend({
     endpoint: cloud.endpoint,
     bucket: cloud.bucket,
