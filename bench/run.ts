@@ -21,7 +21,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ListObjectsV2Command, S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Freezer } from "../src/freezer/freezer.js";
 import { measure, median, type Measurement } from "./measure.js";
 
@@ -141,6 +141,16 @@ async function usage(client: S3Client, prefix: string): Promise<{ objects: numbe
   return { objects, bytes };
 }
 
+/** Deletes everything under a prefix, so repeated runs do not fill the test server's disk. */
+async function deletePrefix(client: S3Client, prefix: string): Promise<void> {
+  for (;;) {
+    const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, MaxKeys: 1000 }));
+    const keys = (r.Contents ?? []).map((o) => ({ Key: o.Key! }));
+    if (keys.length === 0) return;
+    await client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys, Quiet: true } }));
+  }
+}
+
 function writeRandomFile(file: string, mib: number): void {
   const fd = fs.openSync(file, "w");
   const chunk = randomBytes(1024 * 1024);
@@ -202,6 +212,7 @@ async function scenarioA(s: Server, file: string, label: string, mib: number, to
       }
       if (fs.statSync(out).size !== bytes) throw new Error(`${tool} pulled ${fs.statSync(out).size} bytes, expected ${bytes}`);
       fs.rmSync(out);
+      await deletePrefix(s3(s), `${prefix}/`);
       (push[tool] ??= []).push(up);
       (pull[tool] ??= []).push(down);
       log(`${label} run ${r + 1} ${tool}: push ${up.seconds.toFixed(2)} s, pull ${down.seconds.toFixed(2)} s`);
@@ -276,6 +287,7 @@ async function scenarioBC(s: Server, dir: string, totalBytes: number) {
       const pulledFiles = (fs.readdirSync(pullDir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(pullDir, f)).isFile()).length;
       if (pulledFiles < B_FILES) throw new Error(`${tool} pulled only ${pulledFiles} files`);
       fs.rmSync(pullDir, { recursive: true, force: true });
+      await deletePrefix(client, `${prefix}/`);
       log(`B/C run ${r + 1} ${tool}: push ${res[tool]!.push!.at(-1)!.seconds.toFixed(2)} s, pull ${res[tool]!.pull!.at(-1)!.seconds.toFixed(2)} s, changed ${res[tool]!["push-one-changed"]!.at(-1)!.seconds.toFixed(2)} s`);
     }
   }
