@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { Transform, type Readable } from "node:stream";
 import { IntegrityError } from "../errors.js";
 import { hashFile, isTempName, tempPathFor, type HashResult } from "./files.js";
+import { hashPool } from "./hashPool.js";
 
 /** What shows a file changed: mtime can be set back, ctime cannot. */
 export interface FileStamp {
@@ -62,6 +63,30 @@ export class BlobStore {
       await fsp.rm(tmp, { force: true });
     }
     return { ...h, added: true };
+  }
+
+  /**
+   * Hashes `file` and stores it in one read (the copy is made while hashing,
+   * on a worker thread). `before` is the file's stamp taken before the call:
+   * if the file changes meanwhile, nothing is stored and INTEGRITY is thrown.
+   */
+  async ingest(file: string, before: FileStamp): Promise<HashResult & { added: boolean }> {
+    await fsp.mkdir(this.root, { recursive: true });
+    const tmp = tempPathFor(path.join(this.root, "ingest"));
+    try {
+      const h = await hashPool().hashAndCopy(file, tmp);
+      const after = await fsp.stat(file);
+      if (after.size !== h.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+        throw new IntegrityError(`file ${file} changed while it was being frozen; freeze again when it is no longer being written`, { path: file });
+      }
+      if (await this.has(h.sha256)) return { ...h, added: false };
+      const target = this.pathOf(h.sha256);
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await fsp.rename(tmp, target);
+      return { ...h, added: true };
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
   }
 
   /**

@@ -14,9 +14,10 @@ import path from "node:path";
 import { IntegrityError, InvalidArgumentError, Minus80Error, TagNotFoundError } from "../errors.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
-import { hashFile, pathExists, pruneEmptyDirs, tempPathFor, walkFiles, writeFileAtomic } from "./files.js";
+import { pathExists, pruneEmptyDirs, tempPathFor, walkFiles, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
 import { forEachLimit } from "../concurrency.js";
+import { hashPool } from "./hashPool.js";
 import type { ProgressListener } from "../progress.js";
 import { badPathReason, buildTagManifest, emptyFileMap, LATEST_TAG, sortPaths, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
 
@@ -154,7 +155,15 @@ export class FrozenDataset {
     return (await this.snapshotWithStamps(onProgress)).files;
   }
 
-  private async snapshotWithStamps(onProgress?: ProgressListener): Promise<{ files: Record<string, FileEntry>; stamps: Record<string, StatCacheEntry> }> {
+  /**
+   * Hashes every working file (reusing cached hashes of unchanged files).
+   * With `store`, also puts each content into the blob store, reading a new
+   * file only once (hashed and copied in the same pass).
+   */
+  private async snapshotWithStamps(
+    onProgress?: ProgressListener,
+    store = false,
+  ): Promise<{ files: Record<string, FileEntry>; stamps: Record<string, StatCacheEntry> }> {
     this.recoverInterruptedThaw();
     const paths = await walkFiles(this.thawedDir);
     for (const rel of paths) {
@@ -169,24 +178,28 @@ export class FrozenDataset {
     const cache = this.readStatCache();
     const next: Record<string, StatCacheEntry> = Object.create(null);
     const files = emptyFileMap();
+    const blobs = this.freezer.blobs;
     let done = 0;
     await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
       const abs = path.join(this.thawedDir, rel);
-      const st = await fsp.stat(abs);
-      const c = cache[rel];
-      let sha256: string;
       // The stamp is taken before hashing, so a write during hashing shows as a changed stamp later.
+      const st = await fsp.stat(abs);
+      const c = Object.hasOwn(cache, rel) ? cache[rel] : undefined;
+      let sha256: string;
       // ctime cannot be set back by a user (unlike mtime); files changed within the last
       // 2 s may change again within the timestamp granularity, so they are re-hashed.
       if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
         sha256 = c.sha256;
+        if (store && !(await blobs.has(sha256))) await blobs.addFile(abs, { sha256, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+      } else if (store) {
+        sha256 = (await blobs.ingest(abs, st)).sha256;
       } else {
-        sha256 = (await hashFile(abs)).sha256;
+        sha256 = (await hashPool().hash(abs)).sha256;
       }
       files[rel] = { sha256, size: st.size };
       next[rel] = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256 };
       done++;
-      onProgress?.({ phase: "hash", loaded: done, total: paths.length, key: rel });
+      onProgress?.({ phase: store ? "freeze" : "hash", loaded: done, total: paths.length, key: rel });
     });
     await writeFileAtomic(this.statCachePath, JSON.stringify(next)).catch(() => undefined);
     const sorted = emptyFileMap();
@@ -220,15 +233,7 @@ export class FrozenDataset {
             tag,
           });
         }
-        const { files, stamps } = await this.snapshotWithStamps(opts.onProgress);
-        let stored = 0;
-        await forEachLimit(Object.keys(files), FILE_CONCURRENCY, async (rel) => {
-          const entry = files[rel]!;
-          const got = await this.freezer.blobs.addFile(path.join(this.thawedDir, rel), stamps[rel]!);
-          stored++;
-          opts.onProgress?.({ phase: "store", loaded: stored, total: Object.keys(files).length, key: rel });
-          if (got.sha256 !== entry.sha256) throw new IntegrityError(`file ${rel} changed while freezing`, { path: rel });
-        });
+        const { files } = await this.snapshotWithStamps(opts.onProgress, true);
         const manifest = buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: before.head, files });
         const after = this.readManifest();
         after.tags[tag] = manifest;
