@@ -50,7 +50,7 @@ export class BlobStore {
     await fsp.mkdir(path.dirname(target), { recursive: true });
     const tmp = tempPathFor(target);
     try {
-      await fsp.copyFile(file, tmp);
+      await fsp.copyFile(file, tmp, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
       // Re-hashing the copy would read the file a second time; a file changed between
       // hashing and copying shows in its size, mtime or ctime instead (ctime cannot be faked).
       const after = await fsp.stat(file);

@@ -316,7 +316,7 @@ export class FrozenDataset {
             sha256: entry.sha256,
           });
         }
-        await fsp.copyFile(src, dest);
+        await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
         await fsp.chmod(dest, 0o644);
         done++;
         onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });
