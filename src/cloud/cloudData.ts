@@ -28,6 +28,7 @@ import { gc, nuke, type GcResult, type NukeResult } from "./gc.js";
 import { datasetPrefix, LAYOUT_FORMAT, LAYOUT_VERSION, manifestKey, MARKER_KEY, parseManifestKey, parseRawKey, rawKey, rawPrefix } from "./layout.js";
 import { getRaw, putRaw, SHA256_METADATA, type RawGetResult, type RawPutResult } from "./raw.js";
 import { RetryingBackend, type RetryEvent, type RetryPolicy } from "./retry.js";
+import { verify, type VerifyOptions, type VerifyReport } from "./verify.js";
 
 export interface CloudOpenOptions extends ConfigOverrides {
   /** the local freezer to use (default: the configured base directory) */
@@ -324,6 +325,18 @@ export class CloudData {
    */
   gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> {
     return gc(this.ctx, opts);
+  }
+
+  /**
+   * Re-hashes what the bucket holds: every object the selected manifests
+   * reference (all datasets by default, plus raw files), streamed. Reports
+   * every missing or damaged object, with the tags that use it, and every
+   * invalid manifest; writes nothing. See verify.ts.
+   *
+   * @example (await cloud.verify({ dtype: "Cohort", name: "TestCohort" })).ok  // true when intact
+   */
+  verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    return verify(this.ctx, opts);
   }
 
   /** Deletes everything minus80 stored under the configured bucket prefix. */

@@ -23,9 +23,10 @@
  * and re-checks the bucket if it took longer than that before committing.
  */
 import fsp from "node:fs/promises";
+import path from "node:path";
 import { forEachLimit } from "../concurrency.js";
 import { DatasetNotFoundError, IntegrityError, Minus80Error, TagNotFoundError } from "../errors.js";
-import { pruneEmptyDirs } from "../freezer/files.js";
+import { pruneEmptyDirs, tempPathFor } from "../freezer/files.js";
 import type { Freezer } from "../freezer/freezer.js";
 import { LATEST_TAG, parseTagManifest, serializeTagManifest, type FileEntry, type TagManifest } from "../freezer/manifest.js";
 import { formatSlug } from "../names.js";
@@ -33,7 +34,7 @@ import type { ProgressListener } from "../progress.js";
 import type { Backend } from "./backends/backend.js";
 import { datasetPrefix, manifestKey, MARKER_BODY, MARKER_KEY, objectKey, objectShardPrefix, parseManifestKey, parseObjectKey } from "./layout.js";
 import { TransferMeter } from "./progress.js";
-import { verifiedFileStream } from "./streams.js";
+import { rangedDownload, wantsRangedRead } from "./rangedGet.js";
 
 /** A manifest larger than this is refused as damaged (a real one is ~100 bytes per file). */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
@@ -208,6 +209,8 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   // Upload what is missing; if that took so long that gc's grace could have
   // run out for objects counted as present, check again before committing.
   const sent = new Set<string>();
+  /** objects found old in the bucket and refreshed (touched or sent again): gc may be about to delete them */
+  const refreshed = new Set<string>();
   for (let pass = 1; ; pass++) {
     const checkedAt = Date.now();
     const present = await remoteObjects(ctx, wanted);
@@ -218,6 +221,7 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
       if (!p || p.size !== entry.size) missing.push(sha); // absent, or damaged: replace it
       else if (checkedAt - p.lastModified.getTime() > ctx.gcGraceMs / 2) stale.push(sha);
     }
+    for (const sha of stale) refreshed.add(sha);
     await forEachLimit(stale, ctx.concurrency, async (sha) => {
       try {
         const refreshed = await backend.touch(objectKey(sha));
@@ -232,7 +236,8 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
     await forEachLimit(missing, ctx.concurrency, async (sha) => {
       const entry = wanted.get(sha)!;
       const okey = objectKey(sha);
-      await backend.put(okey, () => verifiedFileStream(freezer.blobs.pathOf(sha), entry, `local object ${sha}`), {
+      // A file body: large objects go as parallel parts read straight from the store, hashed once as they are sent.
+      await backend.put(okey, { file: freezer.blobs.pathOf(sha), sha256: sha }, {
         size: entry.size,
         onProgress: (n) => meter.set(okey, n),
       });
@@ -259,7 +264,47 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
     const back = await fetchManifest(backend, dtype, name, tag);
     if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);
   }
+  // A gc that judged a refreshed object (old, unreferenced) just before this push refreshed it
+  // may have deleted it since: now that the tag is committed (gc keeps what it references),
+  // make sure each is there, and send it again if not (see gc.ts).
+  await forEachLimit([...refreshed], ctx.concurrency, async (sha) => {
+    const entry = wanted.get(sha)!;
+    const okey = objectKey(sha);
+    const h = await backend.head(okey).catch((err: unknown) => {
+      if (backend.isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (h && h.size === entry.size) return;
+    await backend.put(okey, { file: freezer.blobs.pathOf(sha), sha256: sha }, { size: entry.size });
+    counts.uploaded++;
+    counts.bytes += entry.size;
+  });
   counts.tags.push(tag);
+}
+
+/**
+ * A large object into the local store by parallel ranged reads of the
+ * version HEAD describes, verified before it gets its final name.
+ */
+async function fetchLargeObject(backend: Backend, freezer: Freezer, okey: string, entry: FileEntry, onBytes: (n: number) => void): Promise<void> {
+  const h = await backend.head(okey);
+  const hint = wantsRangedRead(backend, h.size);
+  if (h.size !== entry.size || !hint) {
+    throw new IntegrityError(`object ${okey} is damaged: ${h.size} bytes in the cloud, the manifest says ${entry.size}`, {
+      key: okey,
+      expectedSize: entry.size,
+      actualSize: h.size,
+    });
+  }
+  const target = freezer.blobs.pathOf(entry.sha256);
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    await rangedDownload(backend, okey, tmp, { size: entry.size, etag: h.etag, sha256: entry.sha256, hint, mode: 0o444, onBytes });
+    await fsp.rename(tmp, target);
+  } finally {
+    await fsp.rm(tmp, { force: true });
+  }
 }
 
 function tagConflict(slug: string, mine: TagManifest, theirs: TagManifest): Minus80Error {
@@ -321,7 +366,17 @@ export async function pullTag(
     await ds.withLock(() =>
       freezer.withStoreLock(async () => {
         const missing: string[] = [];
-        for (const [sha] of wanted) if (!(await freezer.blobs.has(sha))) missing.push(sha);
+        for (const [sha, entry] of wanted) {
+          const local = await fsp.stat(freezer.blobs.pathOf(sha)).catch(() => null);
+          if (!local) missing.push(sha);
+          else if (local.size !== entry.size) {
+            // A local object was verified when stored: a manifest recording another size for it lies.
+            throw new IntegrityError(
+              `manifest ${manifestKey(dtype, name, tag)} is damaged: it records ${entry.size} bytes for object ${objectKey(sha)}, which is ${local.size} bytes`,
+              { key: objectKey(sha), manifest: manifestKey(dtype, name, tag), expectedSize: entry.size, actualSize: local.size },
+            );
+          }
+        }
         counts.skipped = wanted.size - missing.length;
         const added: string[] = [];
         const meter = new TransferMeter("download", missing.reduce((n, sha) => n + wanted.get(sha)!.size, 0), opts.onProgress);
@@ -329,7 +384,18 @@ export async function pullTag(
           await forEachLimit(missing, ctx.concurrency, async (sha) => {
             const entry = wanted.get(sha)!;
             const okey = objectKey(sha);
+            if (wantsRangedRead(backend, entry.size)) {
+              await fetchLargeObject(backend, freezer, okey, entry, (n) => meter.add(okey, n));
+              added.push(sha);
+              counts.downloaded++;
+              counts.bytes += entry.size;
+              return;
+            }
             const r = await backend.get(okey);
+            // The store starts reading only after an await (its mkdir): a connection that breaks
+            // before then must not be an unhandled 'error' event (a crash); addStream's pipeline
+            // still receives the error from the destroyed stream.
+            r.body.on("error", () => undefined);
             if (r.size !== entry.size) {
               r.body.destroy();
               throw new IntegrityError(`object ${okey} is damaged: ${r.size} bytes in the cloud, the manifest says ${entry.size}`, {

@@ -12,9 +12,17 @@
  * lands its new objects are unreferenced — but young. An object a push
  * reuses may be old and unreferenced (its tag was removed); the push
  * refreshes any reused object older than half the grace period and
- * re-checks before committing if it ran longer than that (datasets.ts). So
- * an object a committed manifest needs is never deleted, as long as no
- * single push runs longer than half the grace period without re-checking.
+ * re-checks before committing if it ran longer than that (datasets.ts).
+ * A push may refresh such an object and commit its tag while gc is still
+ * reading manifests (its listing then shows the object old and
+ * unreferenced): so gc looks at each victim again (HEAD) immediately
+ * before deleting it (one at a time: no batch delete) and keeps it when it
+ * is young now; and the push, once its tag is committed, checks that every
+ * object it refreshed is still there and sends any that is not again. An
+ * object a committed manifest needs can therefore only go missing if a
+ * push refreshes it, commits its tag and checks it again, all between
+ * gc's re-check of that object and its delete (two consecutive requests;
+ * S3 has no conditional delete to close that window entirely).
  *
  * `nuke` deletes everything minus80 stored under the prefix (the marker,
  * objects, manifests, raw files) and aborts pending uploads; other keys in
@@ -74,18 +82,34 @@ export async function gc(ctx: CloudContext, opts: { dryRun?: boolean } = {}): Pr
     for (const e of Object.values(m.files)) referenced.add(e.sha256);
   });
 
-  const victims: string[] = [];
+  const victims: Array<{ key: string; size: number }> = [];
   const result: GcResult = { dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0 };
   for (const o of objects) {
     if (referenced.has(o.sha)) result.referenced++;
     else if (o.lastModified.getTime() > cutoff) result.young++;
-    else {
-      victims.push(o.key);
-      result.deleted++;
-      result.bytes += o.size;
-    }
+    else victims.push({ key: o.key, size: o.size });
   }
-  if (!dryRun && victims.length > 0) await backend.deleteMany(victims);
+  if (dryRun) {
+    result.deleted = victims.length;
+    for (const v of victims) result.bytes += v.size;
+  } else {
+    // A push may have refreshed one since the listing, to commit a tag reusing it (see above):
+    // each is looked at again immediately before its own delete, so the window stays one request wide.
+    await forEachLimit(victims, ctx.concurrency, async (v) => {
+      try {
+        if ((await backend.head(v.key)).lastModified.getTime() > cutoff) {
+          result.young++;
+          return;
+        }
+      } catch (err) {
+        if (backend.isNotFound(err)) return; // gone already (another gc)
+        throw err;
+      }
+      await backend.delete(v.key);
+      result.deleted++;
+      result.bytes += v.size;
+    });
+  }
 
   for await (const u of backend.listUploads("")) {
     if (u.initiated.getTime() > cutoff) continue;

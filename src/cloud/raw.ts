@@ -4,9 +4,12 @@
  * fetch them as they are, and minus80 verifies them.
  *
  * - put: hash the file, skip if the same content is there, refuse different
- *   content unless forced, then stream it (multipart when large, memory
- *   bounded), re-hashing as it goes so a file changed mid-upload is caught.
- * - get: stream to a temporary file beside the output, verify (sha256 when
+ *   content unless forced, then send it as byte ranges of the file (parallel
+ *   multipart parts when large, nothing buffered); a file changed since it
+ *   was hashed is caught by its stamp (size, mtime, ctime) before the upload
+ *   completes, so the file is hashed once, not twice.
+ * - get: download to a temporary file beside the output (parallel ranged
+ *   reads when large, hashed in order as they arrive), verify (sha256 when
  *   the object carries one, else at least the size), then rename; refuse to
  *   replace a different existing file unless forced.
  */
@@ -22,7 +25,8 @@ import type { HeadResult } from "./backends/backend.js";
 import { ensureMarker, type CloudContext } from "./datasets.js";
 import { rawKey } from "./layout.js";
 import { TransferMeter } from "./progress.js";
-import { hashFileWithProgress, HashingStream, verifiedFileStream } from "./streams.js";
+import { rangedDownload, wantsRangedRead } from "./rangedGet.js";
+import { hashFileWithProgress, HashingStream } from "./streams.js";
 
 /** The user metadata name holding a raw object's sha256. */
 export const SHA256_METADATA = "sha256";
@@ -76,6 +80,7 @@ export async function putRaw(ctx: CloudContext, file: string, dtype: string, opt
   const hashMeter = new TransferMeter("checksum", st.size, opts.onProgress);
   const local = await hashFileWithProgress(abs, (n) => hashMeter.add(abs, n));
   hashMeter.done();
+  if (local.size !== st.size) throw new Minus80Error("INTEGRITY", `file ${file} changed while it was being hashed; push it again when it is no longer being written`, { path: file });
 
   const existing = await backend.head(key).catch((err: unknown) => {
     if (backend.isNotFound(err)) return undefined;
@@ -88,7 +93,10 @@ export async function putRaw(ctx: CloudContext, file: string, dtype: string, opt
   await ensureMarker(backend);
   const meter = new TransferMeter("upload", local.size, opts.onProgress);
   try {
-    await backend.put(key, () => verifiedFileStream(abs, local, file), {
+    // Sent as byte ranges of the file, in parallel where the backend can. It was
+    // hashed just now: a change since shows in its stamp (size, mtime, ctime),
+    // checked before the upload completes, so it is not read and hashed twice.
+    await backend.put(key, { file: abs, stamp: { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs } }, {
       size: local.size,
       metadata: { [SHA256_METADATA]: local.sha256 },
       ifNoneMatch: !existing, // a concurrent first writer of the same name is detected, not overwritten
@@ -153,14 +161,25 @@ export async function getRaw(
 
   await fsp.mkdir(path.dirname(out), { recursive: true });
   const tmp = tempPathFor(out);
-  const r = await backend.get(key);
-  const expectSha = claimedSha256(r); // the version actually being read
-  const meter = new TransferMeter("download", r.size, opts.onProgress);
-  const check = new HashingStream({ expect: { sha256: expectSha, size: r.size }, source: key, onBytes: (n) => meter.add(key, n) });
   try {
-    await pipeline(r.body, check, fs.createWriteStream(tmp, { flush: true, mode: 0o644 }));
-    meter.done();
-    const got = check.result();
+    let got: { sha256: string; size: number };
+    let expectSha: string | undefined;
+    const hint = head.etag ? wantsRangedRead(backend, head.size) : undefined;
+    if (hint) {
+      // Parallel ranged reads of the version HEAD described (If-Match its ETag).
+      expectSha = claimed;
+      const meter = new TransferMeter("download", head.size, opts.onProgress);
+      got = await rangedDownload(backend, key, tmp, { size: head.size, etag: head.etag, sha256: expectSha, hint, flush: true, mode: 0o644, onBytes: (n) => meter.add(key, n) });
+      meter.done();
+    } else {
+      const r = await backend.get(key);
+      expectSha = claimedSha256(r); // the version actually being read
+      const meter = new TransferMeter("download", r.size, opts.onProgress);
+      const check = new HashingStream({ expect: { sha256: expectSha, size: r.size }, source: key, onBytes: (n) => meter.add(key, n) });
+      await pipeline(r.body, check, fs.createWriteStream(tmp, { flush: true, mode: 0o644 }));
+      meter.done();
+      got = check.result();
+    }
     if (existing && !opts.force) {
       // Same size, no recorded sha256: the bytes had to be fetched to compare.
       if (got.sha256 !== existingSha) throw localExists(out, key);

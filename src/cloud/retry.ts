@@ -20,6 +20,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import { Minus80Error } from "../errors.js";
 import {
+  isFileBody,
   isTransient,
   type Backend,
   type GetOptions,
@@ -30,6 +31,7 @@ import {
   type PendingUpload,
   type PutBody,
   type PutOptions,
+  type RangedReadHint,
 } from "./backends/backend.js";
 
 /** Tries per operation, the first included. */
@@ -81,6 +83,13 @@ export interface RetryStats {
 export function backoffDelay(attempt: number, policy: RetryPolicy): number {
   const window = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(policy.random() * window);
+}
+
+/** Wraps an error already retried to exhaustion, so an outer retry does not start over. */
+class GaveUp extends Error {
+  constructor(readonly error: Minus80Error) {
+    super(error.message);
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -145,7 +154,35 @@ export class RetryingBackend implements Backend {
     return this.run("ensure bucket", undefined, () => this.inner.ensureBucket());
   }
 
+  get rangedReads(): RangedReadHint | undefined {
+    return this.inner.rangedReads;
+  }
+
   put(key: string, body: PutBody, opts: PutOptions): Promise<void> {
+    if (isFileBody(body)) {
+      // Each request of a multipart upload (one part, say) is retried on its
+      // own; once one has used up its tries, sending the whole file again
+      // would only multiply them. A single PUT is retried whole.
+      const exhausted = new WeakSet<object>();
+      const retryStep = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+        try {
+          return await this.run(op, key, fn);
+        } catch (err) {
+          if (typeof err === "object" && err !== null) exhausted.add(err);
+          throw err;
+        }
+      };
+      return this.run("put", key, async () => {
+        try {
+          return await this.inner.put(key, body, { ...opts, retryStep });
+        } catch (err) {
+          if (typeof err === "object" && err !== null && exhausted.has(err) && isTransient(err)) throw new GaveUp(err as Minus80Error);
+          throw err;
+        }
+      }).catch((err: unknown) => {
+        throw err instanceof GaveUp ? err.error : err;
+      });
+    }
     const replayable = Buffer.isBuffer(body) || typeof body === "function";
     if (!replayable) return this.inner.put(key, body, opts);
     return this.run("put", key, () => this.inner.put(key, body, opts));
@@ -153,7 +190,7 @@ export class RetryingBackend implements Backend {
 
   async get(key: string, opts: GetOptions = {}): Promise<GetResult> {
     const first = await this.run("get", key, () => this.inner.get(key, opts));
-    return { ...first, body: this.resumable(key, first, opts.offset ?? 0) };
+    return { ...first, body: this.resumable(key, first, opts.offset ?? 0, opts.end) };
   }
 
   head(key: string): Promise<HeadResult> {
@@ -222,7 +259,7 @@ export class RetryingBackend implements Backend {
    * carries on. Each break gets the full retry budget only if bytes flowed
    * since the last one.
    */
-  private resumable(key: string, first: GetResult, start: number): Readable {
+  private resumable(key: string, first: GetResult, start: number, end?: number): Readable {
     const out = new PassThrough();
     let offset = start;
     let attempt = 0;
@@ -248,7 +285,7 @@ export class RetryingBackend implements Backend {
       current.destroy(); // release the broken connection's resources
       if (finished || out.destroyed) return;
       attempt++;
-      if (!isTransient(err) || attempt >= this.policy.maxAttempts || offset >= first.size) {
+      if (!isTransient(err) || attempt >= this.policy.maxAttempts || offset >= Math.min(end ?? first.size, first.size)) {
         if (isTransient(err)) this.stats.gaveUp++;
         out.destroy(err as Error);
         return;
@@ -258,7 +295,7 @@ export class RetryingBackend implements Backend {
       await sleep(delayMs);
       if (out.destroyed) return;
       try {
-        const next = await this.inner.get(key, { offset, ...(first.etag ? { ifMatch: first.etag } : {}) });
+        const next = await this.inner.get(key, { offset, ...(end !== undefined ? { end } : {}), ...(first.etag ? { ifMatch: first.etag } : {}) });
         attach(next.body);
       } catch (e) {
         await onError(e);

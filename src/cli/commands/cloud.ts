@@ -1,11 +1,12 @@
 /**
- * `minus80 cloud ls|push|pull|remove|gc|nuke`: datasets and raw files in
+ * `minus80 cloud ls|push|pull|remove|gc|verify|nuke`: datasets and raw files in
  * S3-compatible storage (or a shared folder). The CLI takes `<dtype> <name>`;
  * the library (`CloudData`) takes name first, as the seed did.
  */
 import type { Command } from "commander";
 import { CloudData, type CloudRawListing, type CloudTagListing } from "../../cloud/cloudData.js";
-import { InvalidArgumentError } from "../../errors.js";
+import type { VerifyReport } from "../../cloud/verify.js";
+import { IntegrityError, InvalidArgumentError } from "../../errors.js";
 import { LATEST_TAG } from "../../freezer/manifest.js";
 import { formatSlug } from "../../names.js";
 import { formatBytes, printJson, println, progressReporter } from "../output.js";
@@ -162,6 +163,37 @@ export function registerCloudCommands(program: Command): void {
     });
 
   cloud
+    .command("verify")
+    .description("re-hash what the bucket holds: report every missing or damaged object (and the tags using it) and every invalid manifest; exit 1 if any")
+    .argument("[dtype]", "only this dtype (default: every dataset, and the raw files)")
+    .argument("[name]", "only this dataset")
+    .option("--tag <T>", "only this tag (needs <dtype> <name>)")
+    .option("--quiet", "no progress bars")
+    .option("--json", "machine-readable output")
+    .action(async (dtype: string | undefined, name: string | undefined, opts: Common & { tag?: string }) => {
+      if (opts.tag !== undefined && name === undefined) throw new InvalidArgumentError("--tag needs <dtype> <name>: cloud verify <dtype> <name> --tag T");
+      await withCloud(async (c) => {
+        const progress = progressReporter({ quiet: opts.quiet || opts.json, bytesPhases: ["verify"] });
+        let r: VerifyReport;
+        try {
+          r = await c.verify({ dtype, name, tag: opts.tag, onProgress: progress.listener });
+        } finally {
+          progress.stop();
+        }
+        if (opts.json) printJson(r);
+        else process.stdout.write(formatVerifyReport(r));
+        if (!r.ok) {
+          const kinds = new Map<string, number>();
+          for (const p of r.problems) kinds.set(p.kind, (kinds.get(p.kind) ?? 0) + 1);
+          const list = [...kinds].map(([k, n]) => `${n} ${k.replace("_", " ")}`).join(", ");
+          throw new IntegrityError(`verify found ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} in ${r.location} (${list})`, {
+            problems: r.problems.length,
+          });
+        }
+      });
+    });
+
+  cloud
     .command("nuke")
     .description("delete EVERYTHING minus80 stored under the configured bucket and prefix")
     .option("--yes", "confirm: this cannot be undone")
@@ -214,5 +246,28 @@ export function formatRawListing(listing: CloudRawListing, details: boolean): st
       lines.push(details ? `${f.name}  ${formatBytes(f.size)}  ${f.lastModified}  ${f.sha256 ? f.sha256.slice(0, 12) : "(no sha256)"}` : f.name);
     }
   }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * `cloud verify`'s human report: what was checked, then each problem (its
+ * kind, key and the tags using it, and what is wrong), or that all is well.
+ *
+ * @example formatVerifyReport(report) // "Checked ... \nNo problems found.\n"
+ */
+export function formatVerifyReport(r: VerifyReport): string {
+  const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+  const lines = [
+    `Checked ${r.location}: ${plural(r.manifests, "tag")} of ${plural(r.datasets, "dataset")}, ${plural(r.objects, "object")}` +
+      `${r.rawFiles > 0 ? ` and ${plural(r.rawFiles, "raw file")}` : ""} (${formatBytes(r.bytes)} re-hashed)`,
+  ];
+  for (const p of r.problems) {
+    lines.push(`${p.kind.toUpperCase().replace("_", " ").padEnd(16)} ${p.key}${p.tags.length > 0 ? `  used by ${p.tags.join(", ")}` : ""}`);
+    lines.push(`    ${p.message}`);
+  }
+  if (r.unverifiable.length > 0) {
+    lines.push(`note: ${plural(r.unverifiable.length, "raw file")} ${r.unverifiable.length === 1 ? "carries" : "carry"} no sha256 (uploaded by another tool) and could only be read: ${r.unverifiable.join(", ")}`);
+  }
+  lines.push(r.ok ? "No problems found." : `${plural(r.problems.length, "problem")} found.`);
   return lines.join("\n") + "\n";
 }

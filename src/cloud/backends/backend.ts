@@ -24,10 +24,41 @@ import type { Readable } from "node:stream";
 import { Minus80Error, type ErrorCode, type ErrorData } from "../../errors.js";
 
 /**
- * What `put` sends. A `Buffer` or a factory can be sent again (the retry
- * layer reopens the source); a bare `Readable` can be sent only once.
+ * A local file sent as an object: bytes `[0, size)` of `file`. Unlike a
+ * stream, any byte range of it can be read, in parallel and again, so a
+ * backend may upload it as parallel parts read straight from the file
+ * (no buffering) and retry a single part.
+ *
+ * @example backend.put(key, { file: "R1.fastq", stamp }, { size })
  */
-export type PutBody = Buffer | Readable | (() => Readable);
+export interface FileBody {
+  file: string;
+  /** when given, the bytes sent must hash to this, else the upload fails with INTEGRITY (and is not completed) */
+  sha256?: string;
+  /**
+   * when given, the file must still have this size, mtime and ctime when the
+   * upload completes, else it fails with INTEGRITY (the file changed while
+   * being sent; cheaper than hashing it again)
+   */
+  stamp?: FileBodyStamp;
+}
+
+export interface FileBodyStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/**
+ * What `put` sends. A `Buffer`, a factory or a `FileBody` can be sent again
+ * (the retry layer reopens the source); a bare `Readable` can be sent only once.
+ */
+export type PutBody = Buffer | Readable | (() => Readable) | FileBody;
+
+/** True for the `{ file }` kind of body. */
+export function isFileBody(body: PutBody): body is FileBody {
+  return typeof body === "object" && body !== null && !Buffer.isBuffer(body) && typeof (body as { file?: unknown }).file === "string" && typeof (body as { pipe?: unknown }).pipe !== "function";
+}
 
 export interface PutOptions {
   /** exact number of bytes the body yields */
@@ -43,6 +74,12 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
   /** bytes of this object sent so far */
   onProgress?: (loaded: number) => void;
+  /**
+   * Runs one request of a multi-request upload (start, one part, complete),
+   * retrying it as the caller's policy says. Set by `RetryingBackend` for
+   * `FileBody` puts, so a failed part is sent again instead of the whole file.
+   */
+  retryStep?: <T>(op: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface ObjectInfo {
@@ -63,12 +100,14 @@ export interface HeadResult {
 export interface GetOptions {
   /** start reading at this byte (resuming an interrupted read) */
   offset?: number;
+  /** stop reading before this byte (a ranged read of `[offset, end)`); default: the end of the object */
+  end?: number;
   /** fail (not transient) if the object is no longer this version */
   ifMatch?: string;
 }
 
 export interface GetResult extends HeadResult {
-  /** the bytes from `offset` to the end */
+  /** the bytes from `offset` to `end` (or the end); `size` is the whole object's */
   body: Readable;
 }
 
@@ -84,9 +123,21 @@ export interface ListOptions {
   startAfter?: string;
 }
 
+/** How a backend prefers large objects to be read: as parallel ranged reads. */
+export interface RangedReadHint {
+  /** bytes per ranged read */
+  partSize: number;
+  /** ranged reads of one object in flight at once */
+  inFlight: number;
+  /** objects at least this large are worth reading in parallel ranges */
+  threshold: number;
+}
+
 export interface Backend {
   /** where the data goes, safe to print (never a secret), e.g. `s3 http://127.0.0.1:7480 bucket minus80` */
   readonly location: string;
+  /** set when large objects are faster read as parallel ranges (`get` with `offset` and `end`) */
+  readonly rangedReads?: RangedReadHint;
   /** Makes sure the bucket exists, creating it when missing. */
   ensureBucket(): Promise<{ created: boolean }>;
   put(key: string, body: PutBody, opts: PutOptions): Promise<void>;

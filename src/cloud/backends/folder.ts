@@ -23,7 +23,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Minus80Error } from "../../errors.js";
-import { backendError, isNotFoundError, type Backend, type GetOptions, type GetResult, type HeadResult, type ListOptions, type ObjectInfo, type PendingUpload, type PutBody, type PutOptions } from "./backend.js";
+import { fileBodyStream } from "./fileBody.js";
+import { backendError, isFileBody, isNotFoundError, type Backend, type GetOptions, type GetResult, type HeadResult, type ListOptions, type ObjectInfo, type PendingUpload, type PutBody, type PutOptions } from "./backend.js";
 
 export interface FolderBackendOptions {
   /** the folder of the `file://` endpoint */
@@ -74,7 +75,13 @@ export class FolderBackend implements Backend {
     try {
       await fsp.mkdir(this.tmpRoot, { recursive: true });
       await fsp.mkdir(path.dirname(target), { recursive: true });
-      const source = Buffer.isBuffer(body) ? Readable.from([body]) : typeof body === "function" ? body() : body;
+      const source = Buffer.isBuffer(body)
+        ? Readable.from([body])
+        : isFileBody(body)
+          ? fileBodyStream(body, key, 0, opts.size, { whole: true })
+          : typeof body === "function"
+            ? body()
+            : body;
       let loaded = 0;
       source.on("data", (chunk: Buffer) => {
         loaded += chunk.length;
@@ -123,7 +130,7 @@ export class FolderBackend implements Backend {
           throw backendError("CLOUD", `${key} changed in ${this.location} while it was being read`, { key, transient: false, changed: true });
         }
         const metadata = await this.readSidecar(key, st);
-        const body = fh.createReadStream({ start: opts.offset ?? 0, autoClose: true });
+        const body = fh.createReadStream({ start: opts.offset ?? 0, ...(opts.end !== undefined ? { end: opts.end - 1 } : {}), autoClose: true });
         return { body, size: st.size, lastModified: st.mtime, metadata, etag };
       } catch (err) {
         await fh.close();
