@@ -44,6 +44,14 @@ export const HEAD_CHECK_LIMIT = 16;
 export const MAX_PUSH_PASSES = 3;
 /** Objects gc never deletes when younger than this (overridable for tests). */
 export const GC_GRACE_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a push that refreshed old objects waits after committing before
+ * checking they are still there: a gc that judged one just before the
+ * refresh deletes it within this time, unless its process stalls longer
+ * between two requests (see gc.ts). Paid only when old unreferenced
+ * objects are reused.
+ */
+export const REFRESH_SETTLE_MS = 2000;
 
 /** What the cloud operations share. */
 export interface CloudContext {
@@ -265,8 +273,9 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
     if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);
   }
   // A gc that judged a refreshed object (old, unreferenced) just before this push refreshed it
-  // may have deleted it since: now that the tag is committed (gc keeps what it references),
-  // make sure each is there, and send it again if not (see gc.ts).
+  // may still delete it: now that the tag is committed (gc keeps what it references), give
+  // such a gc time to finish, make sure each is there, and send it again if not (see gc.ts).
+  if (refreshed.size > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs)));
   await forEachLimit([...refreshed], ctx.concurrency, async (sha) => {
     const entry = wanted.get(sha)!;
     const okey = objectKey(sha);

@@ -17,12 +17,13 @@
  * reading manifests (its listing then shows the object old and
  * unreferenced): so gc looks at each victim again (HEAD) immediately
  * before deleting it (one at a time: no batch delete) and keeps it when it
- * is young now; and the push, once its tag is committed, checks that every
- * object it refreshed is still there and sends any that is not again. An
- * object a committed manifest needs can therefore only go missing if a
- * push refreshes it, commits its tag and checks it again, all between
- * gc's re-check of that object and its delete (two consecutive requests;
- * S3 has no conditional delete to close that window entirely).
+ * is young now; and the push, once its tag is committed, waits
+ * REFRESH_SETTLE_MS (2 s), checks that every object it refreshed is still
+ * there and sends any that is not again. An object a committed manifest
+ * needs can therefore only go missing if the gc process stalls for more
+ * than those 2 s between two consecutive requests (its re-check and its
+ * delete of that object) while a push refreshes it and commits; S3 has no
+ * conditional delete that would close that window entirely.
  *
  * `nuke` deletes everything minus80 stored under the prefix (the marker,
  * objects, manifests, raw files) and aborts pending uploads; other keys in
