@@ -215,7 +215,7 @@ async function scenarioA(s: Server, file: string, label: string, mib: number, to
       await deletePrefix(s3(s), `${prefix}/`);
       (push[tool] ??= []).push(up);
       (pull[tool] ??= []).push(down);
-      log(`${label} run ${r + 1} ${tool}: push ${up.seconds.toFixed(2)} s, pull ${down.seconds.toFixed(2)} s`);
+      log(`${label} run ${r + 1} ${tool}: push ${up.seconds.toFixed(2)} s (cpu ${up.cpuSeconds.toFixed(1)} + server ${up.serverCpuSeconds.toFixed(1)}), pull ${down.seconds.toFixed(2)} s (cpu ${down.cpuSeconds.toFixed(1)} + server ${down.serverCpuSeconds.toFixed(1)})`);
     }
   }
   for (const tool of tools) {
@@ -326,14 +326,16 @@ function report(server: Server): string {
   const lines: string[] = [];
   lines.push(`Server: ${server.label} at ${server.endpoint}; ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; runs: ${RUNS} (median)`);
   lines.push("");
-  lines.push("| scenario | tool | op | median s | MiB/s | peak RSS MiB | minus80/peer | note |");
-  lines.push("|---|---|---|---:|---:|---:|---:|---|");
+  lines.push("| scenario | tool | op | median s | MiB/s | peak RSS MiB | client CPU s | server CPU s | minus80/peer | note |");
+  lines.push("|---|---|---|---:|---:|---:|---:|---:|---:|---|");
   for (const r of rows) {
     const secs = median(r.runs.map((x) => x.seconds));
     const rss = Math.max(...r.runs.map((x) => x.peakRssMiB));
     const mine = rows.find((x) => x.scenario === r.scenario && x.op === r.op && x.tool === "minus80");
     const ratio = r.tool !== "minus80" && mine ? (median(mine.runs.map((x) => x.seconds)) / secs).toFixed(2) : "";
-    lines.push(`| ${r.scenario} | ${r.tool} | ${r.op} | ${secs.toFixed(2)} | ${mibps(r.bytes, secs).toFixed(1)} | ${rss.toFixed(0)} | ${ratio} | ${r.note ?? ""} |`);
+    const cpu = median(r.runs.map((x) => x.cpuSeconds));
+    const serverCpu = median(r.runs.map((x) => x.serverCpuSeconds));
+    lines.push(`| ${r.scenario} | ${r.tool} | ${r.op} | ${secs.toFixed(2)} | ${mibps(r.bytes, secs).toFixed(1)} | ${rss.toFixed(0)} | ${cpu.toFixed(1)} | ${serverCpu.toFixed(1)} | ${ratio} | ${r.note ?? ""} |`);
   }
   const a = rows.filter((r) => r.scenario === "A");
   if (a.length) {

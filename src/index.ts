@@ -41,6 +41,7 @@ export {
 export type { GcResult, NukeResult } from "./cloud/gc.js";
 export { GC_GRACE_MS, type PushCounts, type PullCounts } from "./cloud/datasets.js";
 export type { RawPutResult, RawGetResult } from "./cloud/raw.js";
+export type { VerifyReport, VerifyProblem, VerifyProblemKind, VerifyOptions } from "./cloud/verify.js";
 export { RetryingBackend, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryEvent, type RetryStats } from "./cloud/retry.js";
 export { isTransient, type Backend, type PutBody, type PutOptions, type GetOptions, type GetResult, type HeadResult, type ObjectInfo } from "./cloud/backends/backend.js";
 export { FolderBackend } from "./cloud/backends/folder.js";

@@ -5,8 +5,10 @@
  * Push (one tag):
  *   1. An identical tag already in the bucket (same `total`) is a no-op; a
  *      different one is TAG_CONFLICT (`latest` alone may be replaced).
- *   2. Find which objects the bucket already holds (HEAD each, or LIST the
- *      `objects/sha256/<2 hex>/` shards when that takes fewer requests).
+ *   2. Find which objects the bucket already holds. Those of a committed
+ *      base tag (the parent, else `latest`) count as present unchecked;
+ *      the rest are checked (HEAD each, or LIST the `objects/sha256/<2 hex>/`
+ *      shards when that takes fewer requests).
  *   3. Upload only the missing ones, each re-hashed while it streams.
  *   4. Write the manifest LAST, create-only (`If-None-Match: *`), then read
  *      it back: a reader never sees a tag whose objects are missing, and of
@@ -95,6 +97,11 @@ export function emptyPushCounts(): PushCounts {
  * INTEGRITY when it is damaged or describes another tag.
  */
 export async function fetchManifest(backend: Backend, dtype: string, name: string, tag: string): Promise<TagManifest> {
+  return (await fetchManifestVersion(backend, dtype, name, tag)).manifest;
+}
+
+/** As `fetchManifest`, with the version read (its ETag, when the backend has one). */
+async function fetchManifestVersion(backend: Backend, dtype: string, name: string, tag: string): Promise<{ manifest: TagManifest; etag?: string }> {
   const key = manifestKey(dtype, name, tag);
   const r = await backend.get(key);
   if (r.size > MAX_MANIFEST_BYTES) {
@@ -111,7 +118,8 @@ export async function fetchManifest(backend: Backend, dtype: string, name: strin
     }
     chunks.push(c);
   }
-  return parseTagManifest(Buffer.concat(chunks).toString("utf8"), key, { dtype, name, tag });
+  const manifest = parseTagManifest(Buffer.concat(chunks).toString("utf8"), key, { dtype, name, tag });
+  return r.etag === undefined ? { manifest } : { manifest, etag: r.etag };
 }
 
 /** The tags of one dataset in the bucket (from the manifest keys), sorted. */
@@ -174,6 +182,73 @@ export async function remoteObjects(ctx: CloudContext, wanted: ReadonlyMap<strin
   return found;
 }
 
+/**
+ * A tag already committed in the bucket whose objects this push can count
+ * as present without checking them: a manifest is written only after all
+ * its objects, and gc never deletes an object a manifest references. The
+ * push re-reads the base's version after committing its own manifest; if
+ * the base was removed or replaced meanwhile, its objects are checked
+ * like any other (see pushTag).
+ */
+interface BaseTag {
+  tag: string;
+  etag?: string;
+  /** sha256 -> size, as the base manifest records them */
+  objects: Map<string, number>;
+}
+
+/**
+ * Picks the committed tag of the same dataset that shares most with
+ * `manifest`: its parent when the bucket has it, else `latest`, else the
+ * remote tag the local freezer shows sharing the most objects. One LIST of
+ * the dataset's manifests and one GET; undefined when nothing fits.
+ */
+async function findBaseTag(ctx: CloudContext, manifest: TagManifest): Promise<BaseTag | undefined> {
+  const { backend } = ctx;
+  const { dtype, name, tag } = manifest;
+  const remote = new Set(await remoteTags(backend, dtype, name));
+  remote.delete(tag);
+  if (remote.size === 0) return undefined;
+  let pick: string | undefined;
+  if (manifest.parent !== null && remote.has(manifest.parent)) pick = manifest.parent;
+  else if (remote.has(LATEST_TAG)) pick = LATEST_TAG;
+  else {
+    const ds = ctx.freezer.dataset(dtype, name);
+    const local = ds.exists() ? ds.readManifest().tags : {};
+    const mine = uniqueObjects(manifest);
+    let best = 0;
+    for (const t of remote) {
+      const m = local[t];
+      if (!m) continue;
+      let shared = 0;
+      for (const e of Object.values(m.files)) if (mine.has(e.sha256)) shared++;
+      if (shared > best) [best, pick] = [shared, t];
+    }
+  }
+  if (pick === undefined) return undefined;
+  try {
+    const { manifest: base, etag } = await fetchManifestVersion(backend, dtype, name, pick);
+    const objects = new Map<string, number>();
+    for (const e of Object.values(base.files)) objects.set(e.sha256, e.size);
+    return etag === undefined ? { tag: pick, objects } : { tag: pick, etag, objects };
+  } catch (err) {
+    // Gone since the LIST, or damaged: no shortcut, check every object.
+    if (backend.isNotFound(err) || (err instanceof Minus80Error && err.code === "INTEGRITY")) return undefined;
+    throw err;
+  }
+}
+
+/** True when the base tag's manifest is still the version read (so its objects are still referenced). */
+async function baseStillCommitted(ctx: CloudContext, manifest: TagManifest, base: BaseTag): Promise<boolean> {
+  try {
+    const h = await ctx.backend.head(manifestKey(manifest.dtype, manifest.name, base.tag));
+    return base.etag === undefined || h.etag === base.etag;
+  } catch (err) {
+    if (ctx.backend.isNotFound(err)) return false;
+    throw err;
+  }
+}
+
 /** Unique contents of a manifest, by sha256. */
 export function uniqueObjects(m: TagManifest): Map<string, FileEntry> {
   const out = new Map<string, FileEntry>();
@@ -214,6 +289,13 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
     }
   }
 
+  // Objects of a committed tag (typically the parent) need no check: only
+  // the difference is looked up (a new tag of a large dataset costs requests
+  // for its changed files, not for all of them).
+  const base = await findBaseTag(ctx, manifest);
+  const unchecked = new Map<string, FileEntry>();
+  for (const [sha, entry] of wanted) if (base?.objects.get(sha) !== entry.size) unchecked.set(sha, entry);
+
   // Upload what is missing; if that took so long that gc's grace could have
   // run out for objects counted as present, check again before committing.
   const sent = new Set<string>();
@@ -221,10 +303,10 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   const refreshed = new Set<string>();
   for (let pass = 1; ; pass++) {
     const checkedAt = Date.now();
-    const present = await remoteObjects(ctx, wanted);
+    const present = await remoteObjects(ctx, unchecked);
     const missing: string[] = [];
     const stale: string[] = [];
-    for (const [sha, entry] of wanted) {
+    for (const [sha, entry] of unchecked) {
       const p = present.get(sha);
       if (!p || p.size !== entry.size) missing.push(sha); // absent, or damaged: replace it
       else if (checkedAt - p.lastModified.getTime() > ctx.gcGraceMs / 2) stale.push(sha);
@@ -271,6 +353,11 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
     // Read-back: catches a concurrent writer on servers that ignore If-None-Match.
     const back = await fetchManifest(backend, dtype, name, tag);
     if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);
+  }
+  // The base tag was removed or replaced before this tag was committed: its objects were not
+  // referenced all along, so treat them as refreshed ones (wait for a racing gc, check, re-send).
+  if (base && unchecked.size < wanted.size && !(await baseStillCommitted(ctx, manifest, base))) {
+    for (const sha of wanted.keys()) if (!unchecked.has(sha)) refreshed.add(sha);
   }
   // A gc that judged a refreshed object (old, unreferenced) just before this push refreshed it
   // may still delete it: now that the tag is committed (gc keeps what it references), give

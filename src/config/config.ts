@@ -143,8 +143,8 @@ export function loadConfig(overrides: ConfigOverrides = {}): Config {
   const endpoint = overrides.endpoint ?? env.CLOUD_ENDPOINT ?? str(cloud, "cloud", "endpoint", "https://s3.amazonaws.com");
   if (!SUPPORTED_ENDPOINT.test(endpoint)) {
     throw new ConfigError(
-      `unknown storage engine in endpoint ${JSON.stringify(endpoint)} (from ${file} key cloud.endpoint or CLOUD_ENDPOINT): expected an http://, https:// or file:/// URL`,
-      { file, key: "cloud.endpoint", value: endpoint, expected: "http(s):// or file:/// URL" },
+      `unknown storage engine in endpoint ${JSON.stringify(redactEndpoint(endpoint))} (from ${file} key cloud.endpoint or CLOUD_ENDPOINT): expected an http://, https:// or file:/// URL`,
+      { file, key: "cloud.endpoint", value: redactEndpoint(endpoint), expected: "http(s):// or file:/// URL" },
     );
   }
   const accessKey = overrides.accessKey ?? nonEmpty(env.CLOUD_ACCESS_KEY) ?? optionalSecret("access_key");
@@ -175,13 +175,32 @@ export function loadConfig(overrides: ConfigOverrides = {}): Config {
   };
 }
 
+/**
+ * An endpoint URL as safe to print: a password written inside it
+ * (`https://user:pass@host`) becomes `***`.
+ *
+ * @example redactEndpoint("http://me:pw@127.0.0.1:7480") // "http://me:***@127.0.0.1:7480"
+ */
+export function redactEndpoint(endpoint: string | undefined): string | undefined {
+  if (!endpoint) return endpoint;
+  try {
+    const url = new URL(endpoint);
+    if (!url.password) return endpoint;
+    url.password = "***";
+    return url.toString().replace(/\/$/, endpoint.endsWith("/") ? "/" : "");
+  } catch {
+    // Not a URL we can parse: hide anything between "//" and "@", where a password would sit.
+    return endpoint.replace(/\/\/[^/@]*@/, "//***@");
+  }
+}
+
 /** The config as safe to print: secrets replaced by `***`. */
 export function redactedConfig(config: Config): Record<string, unknown> {
   return {
     file: config.file,
     options: { basedir: config.basedir },
     cloud: {
-      endpoint: config.cloud.endpoint,
+      endpoint: redactEndpoint(config.cloud.endpoint),
       bucket: config.cloud.bucket,
       prefix: config.cloud.prefix,
       region: config.cloud.region,

@@ -14,7 +14,9 @@
  * (tests only) so that PutObject and UploadPart write to a temporary file,
  * refuse a body shorter or longer than the request's Content-Length, and
  * publish the bytes and their metadata together under a per-key lock that
- * readers take too. Everything else is s3rver's own code.
+ * readers take too; and so that CompleteMultipartUpload of an upload that
+ * is gone (aborted, or already completed) is NoSuchUpload instead of an
+ * unhandled ENOENT that kills the process. Everything else is s3rver's own.
  *
  * @example
  *   makeS3rverAtomic();                 // before starting s3rver
@@ -26,7 +28,7 @@ import fsp from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { Transform, type Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
 interface S3ObjectLike {
@@ -42,6 +44,7 @@ interface StoreProto {
   putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
   putObject(object: S3ObjectLike): Promise<{ size: number; md5: string }>;
   putPart(bucket: string, uploadId: string, partNumber: number, content: Readable): Promise<{ size: number; md5: string }>;
+  putObjectMultipart(bucket: string, uploadId: string, parts: Array<{ number: number }>): Promise<{ size: number; md5: string }>;
   getMetadata(bucket: string, key: string): Promise<unknown>;
   getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
   deleteObject(bucket: string, key: string): Promise<unknown>;
@@ -129,6 +132,31 @@ export function makeS3rverAtomic(): { refusedIncompleteBodies: number } {
     await fsp.rename(got.tmp, partPath);
     await fsp.writeFile(`${partPath}.md5`, got.md5);
     return { size: got.size, md5: got.md5 };
+  };
+
+  // CompleteMultipartUpload: s3rver concatenates the part files with streams whose errors nobody
+  // handles, so a completion racing an abort (or repeated after its upload was already completed)
+  // crashes the process with ENOENT. Here a missing upload is NoSuchUpload, as on S3, and a part
+  // that cannot be read fails the request.
+  const S3Object = req("s3rver/lib/models/object.js") as new (bucket: string, key: string, content: Readable, metadata: Record<string, string>) => S3ObjectLike;
+  const S3Error = req("s3rver/lib/models/error.js") as new (code: string, message: string) => Error;
+  proto.putObjectMultipart = async function (this: StoreProto, bucket: string, uploadId: string, parts: Array<{ number: number }>) {
+    const uploadDir = path.join(this.getResourcePath(bucket, undefined, "uploads"), uploadId);
+    let key: string;
+    let metadata: Record<string, string>;
+    try {
+      key = (await fsp.readFile(path.join(uploadDir, "key"))).toString();
+      metadata = JSON.parse((await fsp.readFile(path.join(uploadDir, "metadata"))).toString()) as Record<string, string>;
+    } catch {
+      throw new S3Error("NoSuchUpload", "The specified upload does not exist.");
+    }
+    const sorted = [...parts].sort((a, b) => a.number - b.number);
+    async function* concat(): AsyncGenerator<Buffer> {
+      for (const part of sorted) yield* fs.createReadStream(path.join(uploadDir, part.number.toString())) as AsyncIterable<Buffer>;
+    }
+    const result = await this.putObject(new S3Object(bucket, key, Readable.from(concat()), metadata));
+    await fsp.rm(uploadDir, { recursive: true, force: true });
+    return result;
   };
 
   proto.getMetadata = function (this: StoreProto, bucket: string, key: string) {

@@ -44,6 +44,7 @@ import {
   backendError,
   isFileBody,
   isNotFoundError,
+  isTransient,
   networkError,
   redact,
   type Backend,
@@ -480,7 +481,12 @@ export class S3Backend implements Backend {
       const e = this.classify(err, "complete upload", key, { create });
       // A retried completion whose first try landed finds the upload gone: the object is there.
       if (e.data.provider === "NoSuchUpload") {
-        const h = await this.head(key).catch(() => undefined);
+        // A HEAD that itself fails transiently must not turn a landed upload into NOT_FOUND:
+        // rethrow it, so the completion is retried (and finds the object then).
+        const h = await this.head(key).catch((headErr: unknown) => {
+          if (isTransient(headErr)) throw headErr;
+          return undefined;
+        });
         if (h && h.size === size && Date.now() - h.lastModified.getTime() < 15 * 60_000) return;
       }
       throw e;
