@@ -34,12 +34,14 @@ import { LATEST_TAG, parseTagManifest, serializeTagManifest, type FileEntry, typ
 import { formatSlug } from "../names.js";
 import type { ProgressListener } from "../progress.js";
 import type { Backend } from "./backends/backend.js";
-import { datasetPrefix, manifestKey, MARKER_BODY, MARKER_KEY, objectKey, objectShardPrefix, parseManifestKey, parseObjectKey } from "./layout.js";
+import { datasetPrefix, manifestKey, MARKER_BODY, MARKER_KEY, OBJECTS_PREFIX, objectKey, objectShardPrefix, parseManifestKey, parseObjectKey } from "./layout.js";
 import { TransferMeter } from "./progress.js";
 import { rangedDownload, wantsRangedRead } from "./rangedGet.js";
 
 /** A manifest larger than this is refused as damaged (a real one is ~100 bytes per file). */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+/** Keys in one page of an S3 listing. */
+export const LIST_PAGE_KEYS = 1000;
 /** Up to this many objects are always checked one HEAD each. */
 export const HEAD_CHECK_LIMIT = 16;
 /** Existence checks per push at most (a push slower than half the grace period checks again). */
@@ -156,7 +158,9 @@ interface RemoteObject {
 /**
  * Which of the wanted objects the bucket holds. One HEAD per object, or
  * one LIST per `objects/sha256/<2 hex>/` shard when the objects share
- * shards enough that listing takes fewer requests (a page holds 1000 keys).
+ * shards enough that listing takes fewer requests (a page holds 1000 keys);
+ * before the shards, one page of the whole `objects/sha256/` prefix, which
+ * is the whole answer when the bucket holds fewer objects than a page.
  */
 export async function remoteObjects(ctx: CloudContext, wanted: ReadonlyMap<string, FileEntry>): Promise<Map<string, RemoteObject>> {
   const found = new Map<string, RemoteObject>();
@@ -173,6 +177,15 @@ export async function remoteObjects(ctx: CloudContext, wanted: ReadonlyMap<strin
     });
     return found;
   }
+  // A bucket holding at most one page of objects is read whole in one request
+  // (a first push, a small project) instead of one LIST per shard.
+  let seen = 0;
+  for await (const o of ctx.backend.list(OBJECTS_PREFIX)) {
+    const sha = parseObjectKey(o.key);
+    if (sha && wanted.has(sha)) found.set(sha, { size: o.size, lastModified: o.lastModified });
+    if (++seen >= LIST_PAGE_KEYS) break;
+  }
+  if (seen < LIST_PAGE_KEYS) return found;
   await forEachLimit(shards, ctx.concurrency, async (shard) => {
     for await (const o of ctx.backend.list(shard)) {
       const sha = parseObjectKey(o.key);

@@ -10,7 +10,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { formatConfig, loadConfig } from "../../src/config/config.js";
+import { DEFAULT_CONCURRENCY, formatConfig, loadConfig } from "../../src/config/config.js";
 import { Minus80Error } from "../../src/errors.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
 import { checkProperty } from "./fcConfig.js";
@@ -161,7 +161,7 @@ describe("loadConfig over generated config files", () => {
         expect(cfg.cloud.bucket).toBe(or(cl.bucket, "minus80"));
         expect(cfg.cloud.region).toBe(or(cl.region, "us-east-1"));
         expect(cfg.cloud.pathStyle).toBe(or(cl.path_style, true));
-        expect(cfg.cloud.concurrency).toBe(or(cl.concurrency, 16));
+        expect(cfg.cloud.concurrency).toBe(or(cl.concurrency, DEFAULT_CONCURRENCY));
         const prefix = String(or(cl.prefix, "")).replace(/^\/+|\/+$/g, "");
         expect(cfg.cloud.prefix).toBe(prefix === "" ? "" : `${prefix}/`);
         const key = (v: unknown) => (absent(v) || v === "None" || v === "" ? undefined : v);
