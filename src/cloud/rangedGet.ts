@@ -1,15 +1,18 @@
 /**
  * Parallel ranged download of one large object into a local file: the
  * object is read as `hint.partSize` ranges, `hint.inFlight` at once, each
- * written at its offset; its sha256 is computed once, in order, from the
- * bytes as they arrive (no second read of the file). A range that breaks
- * is resumed where it stopped by the retry layer (same object version:
- * If-Match), so only the missing bytes are fetched again.
+ * written at its offset as it arrives. Its sha256 is computed once, in
+ * order, by a worker thread that reads the file (from the page cache)
+ * behind the writes, as far as it is complete from its start: the main
+ * thread only moves bytes, no chunk is held for the hash, and the hash
+ * runs on another core. A range that breaks is resumed where it stopped
+ * by the retry layer (same object version: If-Match), so only the missing
+ * bytes are fetched again.
  *
- * Memory bound: a range starts only when it is fewer than `inFlight` ranges
- * ahead of the hash frontier, so at most `(inFlight - 1) x partSize` bytes
- * are held for the hash per download (S3 defaults: 7 x 8 MiB = 56 MiB), and
- * at most LARGE_DOWNLOADS_IN_FLIGHT downloads run at once (112 MiB).
+ * Memory bound: `hint.inFlight` ranges' socket buffers and one write batch
+ * each, per download; at most LARGE_DOWNLOADS_IN_FLIGHT downloads at once.
+ * With `flush`, the file is synced every SYNC_EVERY bytes while it is
+ * written, so the final fsync has little left to do.
  *
  * @example
  *   const got = await rangedDownload(backend, key, tmp, { size, etag, sha256, hint: backend.rangedReads! });
@@ -18,13 +21,15 @@ import fsp from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { IntegrityError } from "../errors.js";
 import type { HashResult } from "../freezer/files.js";
+import { hashPool } from "../freezer/hashPool.js";
 import type { Backend, RangedReadHint } from "./backends/backend.js";
-import { OrderedHasher } from "./backends/fileBody.js";
 
 /** Parallel downloads in flight at once per process (each runs `hint.inFlight` ranges). */
 export const LARGE_DOWNLOADS_IN_FLIGHT = 2;
 /** Bytes gathered per positional write. */
 const WRITE_BATCH = 1024 * 1024;
+/** With `flush`, a background fdatasync starts each time this many more bytes were written. */
+export const SYNC_EVERY = 64 * 1024 * 1024;
 
 export interface RangedDownloadOptions {
   /** the object's size (from its HEAD): every range must come from an object of this size */
@@ -72,12 +77,29 @@ export function rangedDownload(backend: Backend, key: string, file: string, opts
 async function download(backend: Backend, key: string, file: string, opts: RangedDownloadOptions): Promise<HashResult> {
   const { size, hint } = opts;
   const partSize = hint.partSize;
-  const hasher = new OrderedHasher(size, partSize);
-  const parts = hasher.parts;
+  const parts = Math.max(1, Math.ceil(size / partSize));
   const fh = await fsp.open(file, "w", opts.mode ?? 0o644);
+  const hash = hashPool().follow(file);
+  const complete = new Array<boolean>(parts).fill(false);
+  /** parts `[0, frontier)` are written: the hash may read them */
+  let frontier = 0;
   const bodies = new Set<Readable>();
   let failure: unknown;
   let next = 0;
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
+
+  const written = (n: number) => {
+    if (!opts.flush) return;
+    unsynced += n;
+    if (unsynced < SYNC_EVERY || syncing) return;
+    unsynced = 0;
+    // Start writeback now rather than all at the end; a failure shows in the final fsync.
+    syncing = fh.datasync().then(
+      () => (syncing = undefined),
+      () => (syncing = undefined),
+    );
+  };
 
   const fetchPart = async (i: number): Promise<void> => {
     const start = i * partSize;
@@ -95,15 +117,16 @@ async function download(backend: Backend, key: string, file: string, opts: Range
       if (batchBytes === 0) return;
       const at = pos - batchBytes;
       const bufs = batch;
+      const n = batchBytes;
       batch = [];
       batchBytes = 0;
       await fh.writev(bufs, at);
+      written(n);
     };
     try {
       for await (const chunk of r.body as AsyncIterable<Buffer>) {
         if (failure !== undefined) throw failure;
         if (pos + chunk.length > end) throw new IntegrityError(`object ${key} sent more bytes than asked for (range ${start}-${end})`, { key });
-        hasher.feed(i, pos, chunk);
         batch.push(chunk);
         batchBytes += chunk.length;
         pos += chunk.length;
@@ -118,41 +141,46 @@ async function download(backend: Backend, key: string, file: string, opts: Range
     if (pos !== end) {
       throw new IntegrityError(`object ${key} is truncated: the read of bytes ${start}-${end} ended at ${pos}`, { key, expectedSize: size });
     }
-    hasher.endPart(i);
+    complete[i] = true;
+    while (frontier < parts && complete[frontier]) frontier++;
+    hash.advance(Math.min(size, frontier * partSize));
   };
 
   const worker = async (): Promise<void> => {
     while (failure === undefined && next < parts) {
       const i = next++;
-      await hasher.whenFrontier(i - hint.inFlight + 1);
-      if (failure !== undefined) return;
       try {
         await fetchPart(i);
       } catch (err) {
         failure ??= err;
-        hasher.cancel();
         for (const b of bodies) b.destroy();
       }
     }
   };
 
+  let got: { sha256: string; size: number };
   try {
     await Promise.all(Array.from({ length: Math.min(hint.inFlight, parts) }, worker));
     if (failure !== undefined) throw failure;
+    got = await hash.finish(size);
+    await syncing;
     if (opts.flush) await fh.sync();
+  } catch (err) {
+    hash.cancel();
+    throw err;
   } finally {
+    await syncing;
     await fh.close();
   }
-  const digest = hasher.digest();
-  if (digest === undefined) throw new IntegrityError(`object ${key} is incomplete (${hasher.hashed} of ${size} bytes)`, { key, expectedSize: size });
-  if (opts.sha256 !== undefined && digest !== opts.sha256) {
-    throw new IntegrityError(`object ${key} is not what was expected: sha256 ${opts.sha256}, ${size} bytes; got sha256 ${digest}, ${size} bytes`, {
+  if (got.size !== size) throw new IntegrityError(`object ${key} is incomplete (${got.size} of ${size} bytes)`, { key, expectedSize: size });
+  if (opts.sha256 !== undefined && got.sha256 !== opts.sha256) {
+    throw new IntegrityError(`object ${key} is not what was expected: sha256 ${opts.sha256}, ${size} bytes; got sha256 ${got.sha256}, ${size} bytes`, {
       key,
       expected: opts.sha256,
-      actual: digest,
+      actual: got.sha256,
       expectedSize: size,
       actualSize: size,
     });
   }
-  return { sha256: digest, size };
+  return { sha256: got.sha256, size };
 }

@@ -23,7 +23,36 @@ const fs = await import("node:fs");
 const crypto = await import("node:crypto");
 const CHUNK = 1024 * 1024;
 const buf = Buffer.allocUnsafe(CHUNK);
+// Follow jobs: hash a file while another thread writes it, up to what it says is written.
+const follows = new Map();
+function endFollow(id, reply) {
+  const f = follows.get(id);
+  if (!f) return;
+  follows.delete(id);
+  try { fs.closeSync(f.fd); } catch {}
+  parentPort.postMessage({ id, ...reply });
+}
 parentPort.on("message", (job) => {
+  if (job.follow || job.path === undefined) { // a follow job's start, or a later word about one (ignored once it ended)
+    try {
+      if (job.follow) follows.set(job.id, { fd: fs.openSync(job.path, "r"), hash: crypto.createHash("sha256"), pos: 0 });
+      const f = follows.get(job.id);
+      if (!f) return;
+      if (job.cancel) return endFollow(job.id, { error: { message: "cancelled", code: "ECANCELED" } });
+      const upTo = job.upTo ?? 0;
+      while (f.pos < upTo) {
+        const n = fs.readSync(f.fd, buf, 0, Math.min(CHUNK, upTo - f.pos), f.pos);
+        if (n === 0) throw Object.assign(new Error("file " + job.path + " ended at byte " + f.pos + ", " + upTo + " were written"), { code: "ESHORT" });
+        f.hash.update(buf.subarray(0, n));
+        f.pos += n;
+      }
+      if (job.end) endFollow(job.id, { sha256: f.hash.digest("hex"), size: f.pos });
+    } catch (e) {
+      if (!follows.has(job.id)) return parentPort.postMessage({ id: job.id, error: { message: String(e && e.message), code: e && e.code, path: e && e.path } });
+      endFollow(job.id, { error: { message: String(e && e.message), code: e && e.code, path: e && e.path } });
+    }
+    return;
+  }
   let fd, out;
   try {
     fd = fs.openSync(job.path, "r");
@@ -55,8 +84,29 @@ interface Job {
   id: number;
   path: string;
   copyTo?: string;
+  /** a follow job: what the writer has published so far */
+  follow?: { upTo: number; end: boolean; cancel: boolean };
+  worker?: Worker;
   resolve: (r: { sha256: string; size: number }) => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * The sha256 of a file that is being written, computed on a worker thread
+ * that reads (from the page cache) behind the writer: the writer says how
+ * far the file is complete from its start with `advance`, then `finish`.
+ *
+ * @example
+ *   const h = hashPool().follow(tmp);
+ *   h.advance(8 << 20); ...; const { sha256 } = await h.finish(size);
+ */
+export interface FollowingHash {
+  /** bytes `[0, upTo)` are written and final */
+  advance(upTo: number): void;
+  /** the whole file is `[0, size)`: its sha256 once hashed */
+  finish(size: number): Promise<{ sha256: string; size: number }>;
+  /** stop hashing (the write failed); never rejects */
+  cancel(): void;
 }
 
 interface Reply {
@@ -85,6 +135,37 @@ export class HashPool {
     return this.submit(path, copyTo);
   }
 
+  /** A hash that follows a writer of `path` (see `FollowingHash`); it occupies one worker until finished. */
+  follow(path: string): FollowingHash {
+    let job!: Job;
+    const done = new Promise<{ sha256: string; size: number }>((resolve, reject) => {
+      job = { id: this.nextId++, path, follow: { upTo: 0, end: false, cancel: false }, resolve, reject };
+    });
+    done.catch(() => undefined); // observed by finish(); a cancelled one is not
+    this.queue.push(job);
+    this.pump();
+    const f = job.follow!;
+    const send = () => job.worker?.postMessage({ id: job.id, upTo: f.upTo, end: f.end, cancel: f.cancel });
+    return {
+      advance(upTo: number) {
+        if (upTo <= f.upTo || f.end || f.cancel) return;
+        f.upTo = upTo;
+        send();
+      },
+      finish(size: number) {
+        f.upTo = size;
+        f.end = true;
+        send();
+        return done;
+      },
+      cancel() {
+        if (f.end || f.cancel) return;
+        f.cancel = true;
+        send();
+      },
+    };
+  }
+
   private submit(path: string, copyTo?: string): Promise<{ sha256: string; size: number }> {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, path, copyTo, resolve, reject });
@@ -100,7 +181,9 @@ export class HashPool {
       const job = this.queue.shift()!;
       this.busy.set(worker, job);
       worker.ref(); // keep the process alive while a job runs
-      worker.postMessage({ id: job.id, path: job.path, copyTo: job.copyTo });
+      job.worker = worker;
+      if (job.follow) worker.postMessage({ id: job.id, path: job.path, follow: true, ...job.follow });
+      else worker.postMessage({ id: job.id, path: job.path, copyTo: job.copyTo });
     }
   }
 
