@@ -100,7 +100,7 @@ export class BlobStore {
     onBytes?: (n: number) => void,
   ): Promise<void> {
     const target = this.pathOf(expect.sha256);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await this.ensureShardDir(target);
     const tmp = tempPathFor(target);
     const hash = createHash("sha256");
     let size = 0;
@@ -126,9 +126,20 @@ export class BlobStore {
         );
       }
       await fsp.rename(tmp, target);
-    } finally {
+    } catch (err) {
       await fsp.rm(tmp, { force: true });
+      throw err;
     }
+  }
+
+  /** Shard folders known to exist (created by this process or found), so each costs one mkdir. */
+  private readonly shardDirs = new Set<string>();
+
+  private async ensureShardDir(target: string): Promise<void> {
+    const dir = path.dirname(target);
+    if (this.shardDirs.has(dir)) return;
+    await fsp.mkdir(dir, { recursive: true });
+    this.shardDirs.add(dir);
   }
 
   /** Every stored hash. */

@@ -303,20 +303,28 @@ export class FrozenDataset {
     await fsp.mkdir(staging, { recursive: true });
     try {
       const paths = Object.keys(target.files);
+      for (const rel of paths) {
+        if (!isInside(staging, path.join(staging, rel))) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
+      }
+      // Each folder once, parents first, rather than a recursive mkdir per file.
+      const dirs = [...new Set(paths.map((rel) => path.dirname(path.join(staging, rel))))].sort();
+      for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
       let done = 0;
       await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
         const entry = target.files[rel]!;
         const dest = path.join(staging, rel);
-        if (!isInside(staging, dest)) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
-        await fsp.mkdir(path.dirname(dest), { recursive: true });
         const src = this.freezer.blobs.pathOf(entry.sha256);
-        if (!(await pathExists(src))) {
-          throw new IntegrityError(`object ${entry.sha256} of ${this.slug}:${target.tag} (${rel}) is missing from the local store`, {
-            path: rel,
-            sha256: entry.sha256,
-          });
+        try {
+          await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "ENOENT" && !(await pathExists(src))) {
+            throw new IntegrityError(`object ${entry.sha256} of ${this.slug}:${target.tag} (${rel}) is missing from the local store`, {
+              path: rel,
+              sha256: entry.sha256,
+            });
+          }
+          throw err;
         }
-        await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
         await fsp.chmod(dest, 0o644);
         done++;
         onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });

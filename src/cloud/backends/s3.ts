@@ -17,7 +17,7 @@
  */
 import http from "node:http";
 import https from "node:https";
-import { PassThrough, pipeline, Transform, type Readable } from "node:stream";
+import { PassThrough, pipeline, Readable, Transform } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -59,7 +59,7 @@ import {
   type PutOptions,
   type RangedReadHint,
 } from "./backend.js";
-import { changedError, fileBodyStream, OrderedHasher, stampChanged } from "./fileBody.js";
+import { changedError, fileBodyStream, OrderedHasher, readSmallFileBody, SMALL_FILE_BODY, stampChanged } from "./fileBody.js";
 
 const MiB = 1024 * 1024;
 /**
@@ -204,6 +204,9 @@ export class S3Backend implements Backend {
       config.credentials = { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey };
     }
     this.client = new S3Client(config);
+    // No logger is configured, yet this middleware filters every request's input for one
+    // (about 40 us of CPU per request, 0.2 s on a push of 5,000 small files).
+    this.client.middlewareStack.remove("loggerMiddleware");
   }
 
   async ensureBucket(): Promise<{ created: boolean }> {
@@ -286,13 +289,20 @@ export class S3Backend implements Backend {
       loaded += chunk.length;
       opts.onProgress?.(loaded);
     };
-    let stream: Buffer | Readable = Buffer.isBuffer(body)
-      ? body
-      : isFileBody(body)
-        ? fileBodyStream(body, key, 0, opts.size, { whole: true, onChunk: (_o, c) => count(c) })
-        : typeof body === "function"
-          ? body()
-          : body;
+    let stream: Buffer | Readable;
+    if (Buffer.isBuffer(body)) stream = body;
+    else if (isFileBody(body) && opts.size <= SMALL_FILE_BODY) {
+      // Read whole, sent as a one-chunk stream: UNSIGNED-PAYLOAD like any file body (the SDK does not hash it again).
+      let data: Buffer;
+      try {
+        data = readSmallFileBody(body, key, opts.size);
+      } catch (err) {
+        throw err instanceof Minus80Error ? err : this.classify(err, "upload", key);
+      }
+      stream = Readable.from([data], { objectMode: false });
+      stream.once("end", () => count(data));
+    } else if (isFileBody(body)) stream = fileBodyStream(body, key, 0, opts.size, { whole: true, onChunk: (_o, c) => count(c) });
+    else stream = typeof body === "function" ? body() : body;
     if (!Buffer.isBuffer(stream) && !isFileBody(body) && opts.onProgress) {
       // Counted on the way through (a "data" listener would start the flow before the SDK reads).
       const counter = new Transform({
