@@ -127,6 +127,25 @@ describe("freeze and thaw", () => {
     expect((await rejection(ds.thaw("v9"))).code).toBe("TAG_NOT_FOUND");
   });
 
+  it("thaw of a tag whose object is missing from the store is INTEGRITY and leaves the working copy as it was", async () => {
+    const ds = freezer.dataset("Table", "holes");
+    ds.ensureCreated();
+    write(ds, "deep/er/a.txt", "1");
+    write(ds, "b.txt", "b");
+    const v1 = await ds.freeze("v1");
+    write(ds, "deep/er/a.txt", "2");
+    await ds.freeze("v2");
+    const lost = freezer.blobs.pathOf(v1.files["deep/er/a.txt"]!.sha256);
+    fs.chmodSync(path.dirname(lost), 0o755);
+    fs.rmSync(lost, { force: true });
+    const err = await rejection(ds.thaw("v1"));
+    expect(err.code).toBe("INTEGRITY");
+    expect(err.message).toContain("deep/er/a.txt");
+    expect(read(ds, "deep/er/a.txt")).toBe("2");
+    expect(ds.readManifest().head).toBe("v2");
+    expect(fs.readdirSync(ds.dir).filter((n) => n.startsWith(".thawed"))).toEqual([]);
+  });
+
   it("a file edited within the stat cache's window is still seen as changed", async () => {
     const ds = freezer.dataset("Table", "one");
     ds.ensureCreated();
