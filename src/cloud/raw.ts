@@ -19,6 +19,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { InvalidArgumentError, Minus80Error } from "../errors.js";
 import { hashFile, tempPathFor } from "../freezer/files.js";
+import { hashPool } from "../freezer/hashPool.js";
 import { checkDtype, checkRawName } from "../names.js";
 import type { ProgressListener } from "../progress.js";
 import type { HeadResult } from "./backends/backend.js";
@@ -26,7 +27,7 @@ import { ensureMarker, type CloudContext } from "./datasets.js";
 import { rawKey } from "./layout.js";
 import { TransferMeter } from "./progress.js";
 import { rangedDownload, wantsRangedRead } from "./rangedGet.js";
-import { hashFileWithProgress, HashingStream } from "./streams.js";
+import { HashingStream } from "./streams.js";
 
 /** The user metadata name holding a raw object's sha256. */
 export const SHA256_METADATA = "sha256";
@@ -78,7 +79,8 @@ export async function putRaw(ctx: CloudContext, file: string, dtype: string, opt
   const { backend } = ctx;
 
   const hashMeter = new TransferMeter("checksum", st.size, opts.onProgress);
-  const local = await hashFileWithProgress(abs, (n) => hashMeter.add(abs, n));
+  // On a worker thread, 1 MiB reads: about twice as fast as a stream hashed on this thread.
+  const local = await hashPool().hash(abs, (n) => hashMeter.add(abs, n));
   hashMeter.done();
   if (local.size !== st.size) throw new Minus80Error("INTEGRITY", `file ${file} changed while it was being hashed; push it again when it is no longer being written`, { path: file });
 

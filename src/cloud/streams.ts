@@ -9,8 +9,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
-import { pipeline, Transform, Writable, type TransformCallback } from "node:stream";
-import { pipeline as pipelinePromise } from "node:stream/promises";
+import { pipeline, Transform, type TransformCallback } from "node:stream";
 import { IntegrityError } from "../errors.js";
 import { READ_CHUNK, type HashResult } from "../freezer/files.js";
 
@@ -80,16 +79,4 @@ export function verifiedFileStream(file: string, expect: { sha256?: string; size
   // pipeline (not pipe) so a read error destroys the checker and reaches the consumer.
   pipeline(fs.createReadStream(file, { highWaterMark: READ_CHUNK }), check, () => undefined);
   return check;
-}
-
-/**
- * Hashes a file, reporting bytes as they are read.
- *
- * @example const { sha256, size } = await hashFileWithProgress("R1.fastq", (n) => meter.add("R1.fastq", n));
- */
-export async function hashFileWithProgress(file: string, onBytes?: (n: number) => void): Promise<HashResult> {
-  const check = new HashingStream({ source: file, onBytes });
-  const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
-  await pipelinePromise(fs.createReadStream(file, { highWaterMark: READ_CHUNK }), check, sink);
-  return check.result();
 }

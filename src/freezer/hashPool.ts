@@ -22,6 +22,7 @@ const { parentPort } = await import("node:worker_threads");
 const fs = await import("node:fs");
 const crypto = await import("node:crypto");
 const CHUNK = 1024 * 1024;
+const PROGRESS_EVERY = 16 * CHUNK;
 const buf = Buffer.allocUnsafe(CHUNK);
 // Follow jobs: hash a file while another thread writes it, up to what it says is written.
 const follows = new Map();
@@ -59,6 +60,7 @@ parentPort.on("message", (job) => {
     if (job.copyTo) out = fs.openSync(job.copyTo, "wx", 0o444);
     const hash = crypto.createHash("sha256");
     let size = 0;
+    let reported = 0;
     for (;;) {
       const n = fs.readSync(fd, buf, 0, CHUNK, null);
       if (n === 0) break;
@@ -68,7 +70,12 @@ parentPort.on("message", (job) => {
         while (off < n) off += fs.writeSync(out, buf, off, n - off);
       }
       size += n;
+      if (job.progress && size - reported >= PROGRESS_EVERY) {
+        parentPort.postMessage({ id: job.id, progress: size - reported });
+        reported = size;
+      }
     }
+    if (job.progress && size > reported) parentPort.postMessage({ id: job.id, progress: size - reported });
     parentPort.postMessage({ id: job.id, sha256: hash.digest("hex"), size });
   } catch (e) {
     parentPort.postMessage({ id: job.id, error: { message: String(e && e.message), code: e && e.code, path: e && e.path } });
@@ -86,6 +93,8 @@ interface Job {
   copyTo?: string;
   /** a follow job: what the writer has published so far */
   follow?: { upTo: number; end: boolean; cancel: boolean };
+  /** told the bytes hashed since its last call, every 16 MiB or so */
+  onBytes?: (n: number) => void;
   worker?: Worker;
   resolve: (r: { sha256: string; size: number }) => void;
   reject: (e: Error) => void;
@@ -111,6 +120,8 @@ export interface FollowingHash {
 
 interface Reply {
   id: number;
+  /** not the end: bytes hashed since the last progress reply */
+  progress?: number;
   sha256?: string;
   size?: number;
   error?: { message: string; code?: string; path?: string };
@@ -125,9 +136,9 @@ export class HashPool {
 
   constructor(private readonly size = HASH_WORKERS) {}
 
-  /** sha256 and size of a file. */
-  hash(path: string): Promise<{ sha256: string; size: number }> {
-    return this.submit(path);
+  /** sha256 and size of a file; `onBytes` hears of the bytes hashed as it goes. */
+  hash(path: string, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+    return this.submit(path, undefined, onBytes);
   }
 
   /** sha256 and size of a file, and a copy of it at `copyTo` (which must not exist; created read-only). */
@@ -166,9 +177,9 @@ export class HashPool {
     };
   }
 
-  private submit(path: string, copyTo?: string): Promise<{ sha256: string; size: number }> {
+  private submit(path: string, copyTo?: string, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, path, copyTo, resolve, reject });
+      this.queue.push({ id: this.nextId++, path, copyTo, onBytes, resolve, reject });
       this.pump();
     });
   }
@@ -183,7 +194,7 @@ export class HashPool {
       worker.ref(); // keep the process alive while a job runs
       job.worker = worker;
       if (job.follow) worker.postMessage({ id: job.id, path: job.path, follow: true, ...job.follow });
-      else worker.postMessage({ id: job.id, path: job.path, copyTo: job.copyTo });
+      else worker.postMessage({ id: job.id, path: job.path, copyTo: job.copyTo, progress: job.onBytes !== undefined });
     }
   }
 
@@ -191,6 +202,10 @@ export class HashPool {
     this.started++;
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.on("message", (reply: Reply) => {
+      if (reply.progress !== undefined) {
+        this.busy.get(worker)?.onBytes?.(reply.progress);
+        return;
+      }
       const job = this.busy.get(worker);
       this.busy.delete(worker);
       worker.unref(); // an idle pool must not keep the process alive

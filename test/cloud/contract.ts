@@ -11,17 +11,17 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { expectCode } from "../helpers/assertions.js";
 import { CloudData, type CloudOpenOptions } from "../../src/cloud/cloudData.js";
 import { LIST_PAGE_KEYS } from "../../src/cloud/datasets.js";
 import { manifestKey, objectKey, rawKey } from "../../src/cloud/layout.js";
 import { Minus80Error } from "../../src/errors.js";
-import { Freezer } from "../../src/freezer/freezer.js";
 import { computeTotal, serializeTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
 import type { ProgressEvent } from "../../src/progress.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
-import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
-import type { CloudTarget, TargetSettings } from "../helpers/s3servers.js";
+import { configYaml, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
+import { useTargetSession } from "../helpers/targetSession.js";
 
 /** Quick retries, so a failing test fails fast. */
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 50 };
@@ -43,17 +43,6 @@ export function treeDigest(dir: string): Record<string, string> {
   return out;
 }
 
-async function expectCode(p: Promise<unknown>, code: string): Promise<Minus80Error> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    expect((err as Minus80Error).code, (err as Error).message).toBe(code);
-    return err as Minus80Error;
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
-
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
   const srv = net.createServer();
@@ -63,51 +52,15 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function configYaml(s: TargetSettings, basedir: string): string {
-  return [
-    "options:",
-    `  basedir: ${basedir}`,
-    "cloud:",
-    `  endpoint: ${s.endpoint}`,
-    `  bucket: ${s.bucket}`,
-    `  prefix: "${s.prefix}"`,
-    `  region: ${s.region}`,
-    "  path_style: true",
-    `  access_key: ${s.accessKey ?? "None"}`,
-    `  secret_key: ${s.secretKey ?? "None"}`,
-    "",
-  ].join("\n");
-}
 
 export function cloudContract(label: string, start: () => Promise<CloudTarget>): void {
   describe(`cloud contract on ${label}`, () => {
-    let target: CloudTarget;
-    let env: TempEnv;
-    let settings: TargetSettings;
-    const opened: CloudData[] = [];
-
-    beforeAll(async () => {
-      target = await start();
-    });
-    afterAll(async () => {
-      await target?.stop();
-    });
-    beforeEach(() => {
-      env = makeTempEnv();
-      settings = target.settings();
-    });
-    afterEach(async () => {
-      // Leave nothing behind on a shared server.
-      const last = opened.at(-1);
-      if (last) await last.nuke().catch(() => undefined);
-      for (const c of opened.splice(0)) c.close();
-      env.cleanup();
-    });
+    const session = useTargetSession(start);
 
     /** A CloudData on this test's prefix, with its own base directory (a second "machine" by name). */
     async function open(machine = "a", extra: Partial<CloudOpenOptions> & Partial<TargetSettings> = {}): Promise<CloudData> {
-      const c = await CloudData.open({ configFile: env.configFile, basedir: path.join(env.root, `freezer-${machine}`), ...settings, retry: FAST_RETRY, ...extra });
-      opened.push(c);
+      const c = await CloudData.open({ configFile: session.env.configFile, basedir: path.join(session.env.root, `freezer-${machine}`), ...session.settings, retry: FAST_RETRY, ...extra });
+      session.opened.push(c);
       return c;
     }
 
@@ -339,10 +292,10 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
           const m = { format: "minus80-tag", version: 1, dtype: DTYPE, name: "TestCohort", tag, created: new Date().toISOString(), parent: null, files, total: computeTotal(files) };
           const body = Buffer.from(serializeTagManifest(m as TagManifest));
           await a.backend.put(manifestKey(DTYPE, "TestCohort", tag), body, { size: body.length });
-          const before = treeDigest(env.root);
+          const before = treeDigest(session.env.root);
           const err = await expectCode(b.get("TestCohort", DTYPE, { tag }), "INTEGRITY");
           expect(err.message).toContain(JSON.stringify(evil));
-          expect(treeDigest(env.root)).toEqual(before);
+          expect(treeDigest(session.env.root)).toEqual(before);
           expect(fs.existsSync("/tmp/minus80-evil-x")).toBe(false);
         }
         // Listings skip what cannot be fetched rather than failing.
@@ -400,13 +353,13 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         await a.remove("TestCohort", DTYPE, { tag: "v1" });
         // Default grace (24 h): everything is recent, nothing goes.
         expect(await a.gc()).toMatchObject({ deleted: 0, young: 1, referenced: 2 });
-        if (target.listsUploads) await target.abandonUpload(settings, "objects/sha256/ab/abandoned");
+        if (session.target.listsUploads) await session.target.abandonUpload(session.settings, "objects/sha256/ab/abandoned");
         const now = await open("a", { gcGraceMs: 0 });
         const dry = await now.gc({ dryRun: true });
-        expect(dry).toMatchObject({ dryRun: true, deleted: 1, bytes: "dropped".length, referenced: 2, uploadsAborted: target.listsUploads ? 1 : 0 });
+        expect(dry).toMatchObject({ dryRun: true, deleted: 1, bytes: "dropped".length, referenced: 2, uploadsAborted: session.target.listsUploads ? 1 : 0 });
         expect((await now.gc({ dryRun: true })).deleted).toBe(1);
         const real = await now.gc();
-        expect(real).toMatchObject({ dryRun: false, deleted: 1, referenced: 2, uploadsAborted: target.listsUploads ? 1 : 0 });
+        expect(real).toMatchObject({ dryRun: false, deleted: 1, referenced: 2, uploadsAborted: session.target.listsUploads ? 1 : 0 });
         expect(await now.gc()).toMatchObject({ deleted: 0, uploadsAborted: 0 });
         const b = await open("b");
         await b.get("TestCohort", DTYPE, { tag: "v2" });
@@ -444,7 +397,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         const a = await open();
         await frozen(a, "TestCohort", { "a.txt": "1" }, "v1");
         await a.put("TestCohort", DTYPE, { tag: "v1" });
-        const f = path.join(env.root, "r.fastq");
+        const f = path.join(session.env.root, "r.fastq");
         fs.writeFileSync(f, "@r\nACGT\n+\nIIII\n");
         await a.put(f, "fastq", { raw: true });
         const r = await a.nuke();
@@ -457,7 +410,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
       });
 
       it("creates the bucket when it is missing and writes the layout marker", async () => {
-        settings = target.freshBucket();
+        session.settings = session.target.freshBucket();
         const a = await open();
         expect(await a.list()).toEqual({});
         await frozen(a, "TestCohort", { "a.txt": "1" }, "v1");
@@ -470,7 +423,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
 
       it("two writers of one new tag: exactly one wins, the other gets TAG_CONFLICT (If-None-Match)", async (ctx) => {
         // s3rver ignores If-None-Match: there only the read-back protects, and only when the writes do not interleave.
-        if (!target.conditionalWrites) return ctx.skip();
+        if (!session.target.conditionalWrites) return ctx.skip();
         const a = await open("a");
         const b = await open("b");
         await frozen(a, "Race", { "x.txt": "a".repeat(1000) }, "v1");
@@ -487,7 +440,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
     describe("raw files", () => {
       it("a 50 MiB raw file round-trips byte-identical (multipart), with its sha256 in the metadata", async () => {
         const a = await open();
-        const file = path.join(env.root, "big.fastq");
+        const file = path.join(session.env.root, "big.fastq");
         const content = randomBytes(50 * MiB);
         fs.writeFileSync(file, content);
         const events: ProgressEvent[] = [];
@@ -495,7 +448,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(put).toMatchObject({ uploaded: 1, bytes: 50 * MiB, key: "raw/fastq/big.fastq", sha256: sha256(content) });
         expect(events.filter((e) => e.phase === "upload").at(-1)).toMatchObject({ loaded: 50 * MiB, total: 50 * MiB });
         expect((await a.backend.head(rawKey("fastq", "big.fastq"))).metadata.sha256).toBe(sha256(content));
-        const out = path.join(env.root, "out", "big.fastq");
+        const out = path.join(session.env.root, "out", "big.fastq");
         const got = await a.get("big.fastq", "fastq", { raw: true, output: out });
         expect(got).toMatchObject({ downloaded: 1, bytes: 50 * MiB, verified: "sha256" });
         expect(sha256(fs.readFileSync(out))).toBe(sha256(content));
@@ -504,7 +457,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
 
       it("same content is skipped, different content refused without force; pulls do not clobber local files", async () => {
         const a = await open();
-        const file = path.join(env.root, "R1.fastq");
+        const file = path.join(session.env.root, "R1.fastq");
         fs.writeFileSync(file, "@r1\nACGT\n+\nIIII\n");
         expect(await a.put(file, "fastq", { raw: true })).toMatchObject({ uploaded: 1 });
         expect(await a.put(file, "fastq", { raw: true })).toMatchObject({ uploaded: 0, skipped: 1 });
@@ -513,7 +466,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(err.message).toContain("fastq/R1.fastq");
         expect(await a.put(file, "fastq", { raw: true, force: true })).toMatchObject({ uploaded: 1 });
 
-        const out = path.join(env.root, "dl");
+        const out = path.join(session.env.root, "dl");
         fs.mkdirSync(out);
         const got = await a.get("R1.fastq", "fastq", { raw: true, output: out }); // a directory: the file goes inside
         expect(got).toMatchObject({ downloaded: 1, path: path.join(out, "R1.fastq") });
@@ -537,7 +490,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         const body = Buffer.from("uploaded by someone else\n");
         await a.backend.put(rawKey("fastq", "foreign.fastq"), body, { size: body.length });
         expect(await a.list({ raw: true })).toEqual({ fastq: ["foreign.fastq"] });
-        const out = path.join(env.root, "foreign.fastq");
+        const out = path.join(session.env.root, "foreign.fastq");
         const got = await a.get("foreign.fastq", "fastq", { raw: true, output: out });
         expect(got).toMatchObject({ downloaded: 1, verified: "size", sha256: sha256(body) });
         expect(fs.readFileSync(out)).toEqual(body);
@@ -545,8 +498,8 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
 
       it("refuses bad names before touching anything", async () => {
         const a = await open();
-        await expectCode(a.put(path.join(env.root, "nope.fastq"), "fastq", { raw: true }), "NOT_FOUND");
-        await expectCode(a.put(env.root, "bad/dtype", { raw: true }), "INVALID_NAME");
+        await expectCode(a.put(path.join(session.env.root, "nope.fastq"), "fastq", { raw: true }), "NOT_FOUND");
+        await expectCode(a.put(session.env.root, "bad/dtype", { raw: true }), "INVALID_NAME");
         await expectCode(a.get("../etc/passwd", "fastq", { raw: true }), "INVALID_NAME");
         await expectCode(a.get("..", "fastq", { raw: true }), "INVALID_NAME");
         expect(await a.list({ raw: true })).toEqual({});
@@ -556,31 +509,31 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
     describe("errors", () => {
       it("a wrong secret key is CREDENTIALS (CLI exit 1) and no key appears in the output", async (ctx) => {
         // s3rver never checks secrets: this claim rests on Ceph / the env endpoint.
-        if (!target.checksSecrets) return ctx.skip();
+        if (!session.target.checksSecrets) return ctx.skip();
         const wrong = `wrongSecret${randomBytes(8).toString("hex")}`;
         const err = await expectCode(open("a", { secretKey: wrong }), "CREDENTIALS");
         expect(err.message).not.toContain(wrong);
         expect(JSON.stringify(err.data)).not.toContain(wrong);
-        const cfg = path.join(env.root, "wrong.conf");
-        fs.writeFileSync(cfg, configYaml({ ...settings, secretKey: wrong }, path.join(env.root, "cli")), { mode: 0o600 });
-        const r = await runCliAsync(["cloud", "ls"], { env: { ...env.env, MINUS80_CONFIG: cfg } });
+        const cfg = path.join(session.env.root, "wrong.conf");
+        fs.writeFileSync(cfg, configYaml({ ...session.settings, secretKey: wrong }, path.join(session.env.root, "cli")), { mode: 0o600 });
+        const r = await runCliAsync(["cloud", "ls"], { env: { ...session.env.env, MINUS80_CONFIG: cfg } });
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(/credentials/i);
-        for (const secret of [wrong, settings.secretKey!, settings.accessKey!]) {
+        for (const secret of [wrong, session.settings.secretKey!, session.settings.accessKey!]) {
           expect(r.stdout + r.stderr).not.toContain(secret);
         }
       });
 
       it("a closed port is UNREACHABLE (CLI exit 1)", async (ctx) => {
-        if (target.kind !== "s3") return ctx.skip(); // a folder has no port
+        if (session.target.kind !== "s3") return ctx.skip(); // a folder has no port
         const endpoint = `http://127.0.0.1:${await closedPort()}`;
         const started = Date.now();
         const err = await expectCode(open("a", { endpoint }), "UNREACHABLE");
         expect(Date.now() - started).toBeLessThan(10_000);
         expect(err.message).toContain(endpoint);
-        const cfg = path.join(env.root, "closed.conf");
-        fs.writeFileSync(cfg, configYaml({ ...settings, endpoint }, path.join(env.root, "cli")), { mode: 0o600 });
-        const r = await runCliAsync(["cloud", "ls"], { env: { ...env.env, MINUS80_CONFIG: cfg } });
+        const cfg = path.join(session.env.root, "closed.conf");
+        fs.writeFileSync(cfg, configYaml({ ...session.settings, endpoint }, path.join(session.env.root, "cli")), { mode: 0o600 });
+        const r = await runCliAsync(["cloud", "ls"], { env: { ...session.env.env, MINUS80_CONFIG: cfg } });
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(`cannot reach ${endpoint}`);
       });
@@ -588,9 +541,9 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
 
     describe("CLI", () => {
       function cli(...args: string[]) {
-        const cfg = path.join(env.root, "cli.conf");
-        if (!fs.existsSync(cfg)) fs.writeFileSync(cfg, configYaml(settings, path.join(env.root, "freezer-a")), { mode: 0o600 });
-        return runCliAsync(args, { env: { ...env.env, MINUS80_CONFIG: cfg, MINUS80_BASEDIR: path.join(env.root, "freezer-a") }, cwd: env.root });
+        const cfg = path.join(session.env.root, "cli.conf");
+        if (!fs.existsSync(cfg)) fs.writeFileSync(cfg, configYaml(session.settings, path.join(session.env.root, "freezer-a")), { mode: 0o600 });
+        return runCliAsync(args, { env: { ...session.env.env, MINUS80_CONFIG: cfg, MINUS80_BASEDIR: path.join(session.env.root, "freezer-a") }, cwd: session.env.root });
       }
 
       it("cloud ls/push/pull/remove/gc/nuke as DESIGN.md describes, with the seed's human format", async () => {
@@ -606,12 +559,12 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(JSON.parse((await cli("cloud", "ls", "--json")).stdout)).toEqual({ Cohort: ["TestCohort"] });
         expect((await cli("cloud", "ls", "--tags")).stdout).toMatch(/^-----Cohort------\nTestCohort\n {4}v1 /);
 
-        fs.writeFileSync(path.join(env.root, "R1.fastq"), "@r\nACGT\n+\nIIII\n");
+        fs.writeFileSync(path.join(session.env.root, "R1.fastq"), "@r\nACGT\n+\nIIII\n");
         expect((await cli("cloud", "push", "fastq", "R1.fastq", "--raw")).status).toBe(0);
         expect(await cli("cloud", "ls", "--raw")).toMatchObject({ status: 0, stdout: "######   Raw Data:   ######\n-----fastq------\nR1.fastq\n" });
         const pull = await cli("cloud", "pull", "fastq", "R1.fastq", "--raw", "--output", "copy.fastq");
         expect(pull.status, pull.stderr).toBe(0);
-        expect(fs.readFileSync(path.join(env.root, "copy.fastq"), "utf8")).toBe("@r\nACGT\n+\nIIII\n");
+        expect(fs.readFileSync(path.join(session.env.root, "copy.fastq"), "utf8")).toBe("@r\nACGT\n+\nIIII\n");
         // Progress bars only on a terminal: the captured stderr stays empty.
         expect(await cli("cloud", "pull", "Cohort", "TestCohort", "--tag", "v1")).toMatchObject({ status: 0, stderr: "" });
 

@@ -49,3 +49,17 @@ describe("HashPool.follow", () => {
     expect(await pool.hash(file)).toEqual({ sha256: sha256(fs.readFileSync(file)), size: 1000 });
   });
 });
+
+describe("HashPool.hash", () => {
+  it("reports the bytes hashed as it goes, adding up to the file's size", async () => {
+    const pool = new HashPool(1);
+    const data = randomBytes(40 * 1024 * 1024 + 5);
+    const file = path.join(t.root, "big.bin");
+    fs.writeFileSync(file, data);
+    const seen: number[] = [];
+    expect(await pool.hash(file, (n) => seen.push(n))).toEqual({ sha256: sha256(data), size: data.length });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(data.length);
+  });
+});
+

@@ -133,3 +133,20 @@ function s3Target(
     },
   };
 }
+
+/** A minus80 config file's text pointing at `s`, with `basedir`. */
+export function configYaml(s: TargetSettings, basedir: string): string {
+  return [
+    "options:",
+    `  basedir: ${basedir}`,
+    "cloud:",
+    `  endpoint: ${s.endpoint}`,
+    `  bucket: ${s.bucket}`,
+    `  prefix: "${s.prefix}"`,
+    `  region: ${s.region}`,
+    "  path_style: true",
+    `  access_key: ${s.accessKey ?? "None"}`,
+    `  secret_key: ${s.secretKey ?? "None"}`,
+    "",
+  ].join("\n");
+}

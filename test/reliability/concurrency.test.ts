@@ -21,11 +21,10 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CloudData } from "../../src/cloud/cloudData.js";
 import { fetchManifest } from "../../src/cloud/datasets.js";
-import type { CloudTarget, TargetSettings } from "../helpers/s3servers.js";
-import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
+import { useTargetSession } from "../helpers/targetSession.js";
 import { makeS3rverAtomic } from "./atomicS3rver.js";
 import { bump, checkState, newFigures, writeFigures, type Figures } from "./figures.js";
 import { DTYPE, frozen, manifestDigest, openCloud, pseudoRandomBytes, serverName, sleep, targets } from "./support.js";
@@ -90,40 +89,25 @@ function child(script: string, vars: Record<string, unknown>): Promise<{ out: Re
 }
 
 describe.each(targets())("concurrent writers on %s", (_label, start) => {
-  let target: CloudTarget;
-  let env: TempEnv;
-  let settings: TargetSettings;
   let fig: Figures;
-  const opened: CloudData[] = [];
-
   let shimmed = false;
-
-  beforeAll(async () => {
+  const session = useTargetSession(start, {
     // s3rver writes a PUT in place: two writers of one key interleave their bytes and a reader
     // can see the mix. Real servers publish a PUT at once; the shim gives s3rver that (atomicS3rver.ts),
     // so here s3rver stands for "a server without conditional writes", nothing worse.
-    if (_label === "s3rver") shimmed = !!makeS3rverAtomic();
-    target = await start();
-    fig = newFigures("concurrency", shimmed ? "s3rver (atomic-write shim)" : serverName(target));
-    fig.extra.conditionalWrites = target.conditionalWrites;
-  });
-  afterAll(async () => {
-    if (fig) writeFigures(fig);
-    await target?.stop();
-  });
-  beforeEach(() => {
-    env = makeTempEnv();
-    settings = target.settings();
-  });
-  afterEach(async () => {
-    await opened.at(-1)?.nuke().catch(() => undefined);
-    for (const c of opened.splice(0)) c.close();
-    env.cleanup();
+    beforeStart: () => {
+      if (_label === "s3rver") shimmed = !!makeS3rverAtomic();
+    },
+    afterStart: (t) => {
+      fig = newFigures("concurrency", shimmed ? "s3rver (atomic-write shim)" : serverName(t));
+      fig.extra.conditionalWrites = t.conditionalWrites;
+    },
+    beforeStop: () => fig && writeFigures(fig),
   });
 
   async function open(machine: string, extra: Parameters<typeof openCloud>[3] = {}): Promise<CloudData> {
-    const c = await openCloud(env.configFile, settings, path.join(env.root, `freezer-${machine}`), extra);
-    opened.push(c);
+    const c = await openCloud(session.env.configFile, session.settings, path.join(session.env.root, `freezer-${machine}`), extra);
+    session.opened.push(c);
     return c;
   }
 
@@ -145,7 +129,7 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
           manifests[side] = manifestDigest(m);
           totals[side] = m.total;
         }
-        const barrierDir = fs.mkdtempSync(path.join(env.root, "barrier-"));
+        const barrierDir = fs.mkdtempSync(path.join(session.env.root, "barrier-"));
         const script = `
           const cloud = await open();
           try { await cloud.put(V.name, "Cohort", { tag: "v1" }); emit({ ok: true }); }
@@ -158,9 +142,9 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
               me: side,
               other: side === "a" ? "b" : "a",
               barrierDir,
-              settings,
-              configFile: env.configFile,
-              basedir: path.join(env.root, `freezer-${side}${round}`),
+              settings: session.settings,
+              configFile: session.env.configFile,
+              basedir: path.join(session.env.root, `freezer-${side}${round}`),
             }),
           ),
         );
@@ -180,7 +164,7 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
         expect(winner).toBeDefined();
         expect(report.ok).toBe(true);
 
-        if (target.conditionalWrites) {
+        if (session.target.conditionalWrites) {
           expect(won).toEqual([winner]);
           expect(lost).toHaveLength(1);
           expect(results[sides.indexOf(lost[0]!)]!.out.code).toBe("TAG_CONFLICT");
@@ -255,10 +239,10 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
       }
       await sleep(graceMs + 1500);
       // The pushing side: tag t<i> reuses group i plus something new.
-      const pusherBase = path.join(env.root, "freezer-pusher");
+      const pusherBase = path.join(session.env.root, "freezer-pusher");
       const p = await open("pusher");
       for (let i = 0; i < tags; i++) await frozen(p, `New${i}`, { ...groups[i]!, "fresh.txt": `fresh ${i}` }, "v1");
-      const common = { settings, configFile: env.configFile, me: "x", other: "x", barrierDir: "" };
+      const common = { settings: session.settings, configFile: session.env.configFile, me: "x", other: "x", barrierDir: "" };
       const pushScript = `
         const cloud = await open({ gcGraceMs: ${graceMs} });
         fs.writeFileSync(V.startFile, "");
@@ -276,11 +260,11 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
         const r = await cloud.gc(); runs++; deleted += r.deleted;
         cloud.close();
         emit({ ok: true, runs, deleted });`;
-      const doneFile = path.join(env.root, "pusher-done");
-      const startFile = path.join(env.root, "pusher-started");
+      const doneFile = path.join(session.env.root, "pusher-done");
+      const startFile = path.join(session.env.root, "pusher-started");
       const [push, gc] = await Promise.all([
         child(pushScript, { ...common, basedir: pusherBase, doneFile, startFile }),
-        child(gcScript, { ...common, basedir: path.join(env.root, "freezer-gc"), doneFile, startFile }),
+        child(gcScript, { ...common, basedir: path.join(session.env.root, "freezer-gc"), doneFile, startFile }),
       ]);
       expect(push.out, push.stderr).toMatchObject({ ok: true });
       expect(gc.out, gc.stderr).toMatchObject({ ok: true });
@@ -299,7 +283,7 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
   );
 
   it("several clients using a bucket that does not exist yet, at once, all succeed", async () => {
-    settings = target.freshBucket();
+    session.settings = session.target.freshBucket();
     const results = await Promise.allSettled([0, 1, 2, 3].map((i) => open(`first${i}`)));
     fig.runs++;
     bump(fig.runsByKind, "first use of a new bucket, 4 at once");

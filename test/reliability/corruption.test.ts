@@ -8,43 +8,24 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CloudData } from "../../src/cloud/cloudData.js";
 import { manifestKey, objectKey, rawKey } from "../../src/cloud/layout.js";
 import { serializeTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
-import type { CloudTarget, TargetSettings } from "../helpers/s3servers.js";
-import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
+import { useTargetSession } from "../helpers/targetSession.js";
 import { bump, checkState, newFigures, writeFigures, type Figures } from "./figures.js";
 import { DTYPE, expectCode, frozen, MiB, openCloud, pseudoRandomBytes, serverName, sha256, targets, treeDigest } from "./support.js";
 
 describe.each(targets())("corrupted bucket content on %s", (_label, start) => {
-  let target: CloudTarget;
-  let env: TempEnv;
-  let settings: TargetSettings;
   let fig: Figures;
-  const opened: CloudData[] = [];
-
-  beforeAll(async () => {
-    target = await start();
-    fig = newFigures("corruption", serverName(target));
-  });
-  afterAll(async () => {
-    if (fig) writeFigures(fig);
-    await target?.stop();
-  });
-  beforeEach(() => {
-    env = makeTempEnv();
-    settings = target.settings();
-  });
-  afterEach(async () => {
-    await opened.at(-1)?.nuke().catch(() => undefined);
-    for (const c of opened.splice(0)) c.close();
-    env.cleanup();
+  const session = useTargetSession(start, {
+    afterStart: (t) => (fig = newFigures("corruption", serverName(t))),
+    beforeStop: () => fig && writeFigures(fig),
   });
 
   async function open(machine: string): Promise<CloudData> {
-    const c = await openCloud(env.configFile, settings, path.join(env.root, `freezer-${machine}`));
-    opened.push(c);
+    const c = await openCloud(session.env.configFile, session.settings, path.join(session.env.root, `freezer-${machine}`));
+    session.opened.push(c);
     return c;
   }
 
@@ -132,7 +113,7 @@ describe.each(targets())("corrupted bucket content on %s", (_label, start) => {
 
   it("a raw file whose bytes no longer match its recorded sha256 fails with INTEGRITY naming it; the output is neither created nor replaced and no temporary file is left", async () => {
     const a = await open("a");
-    const file = path.join(env.root, "R1.fastq");
+    const file = path.join(session.env.root, "R1.fastq");
     const content = pseudoRandomBytes(3, 300_000);
     fs.writeFileSync(file, content);
     await a.put(file, "fastq", { raw: true });
@@ -141,7 +122,7 @@ describe.each(targets())("corrupted bucket content on %s", (_label, start) => {
     const flipped = Buffer.from(content);
     flipped[150_000] = flipped[150_000]! ^ 1;
     await a.backend.put(key, flipped, { size: flipped.length, metadata: head.metadata });
-    const out = path.join(env.root, "out");
+    const out = path.join(session.env.root, "out");
     fs.mkdirSync(out);
     await expectRefused(a, "raw flipped byte, new output", () => a.get("R1.fastq", "fastq", { raw: true, output: out }), key, out);
     expect(fs.readdirSync(out)).toEqual([]);

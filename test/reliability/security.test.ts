@@ -19,14 +19,15 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { CloudData } from "../../src/cloud/cloudData.js";
 import { httpError, startFaultProxy, type FaultProxy } from "../helpers/faultProxy.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import type { CloudTarget, TargetSettings } from "../helpers/s3servers.js";
 import { envTarget, s3rverTarget } from "../helpers/s3servers.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
+import { useTargetSession } from "../helpers/targetSession.js";
 import { bump, newFigures, writeFigures } from "./figures.js";
-import { configYaml, DTYPE, frozen, openCloud, pseudoRandomBytes, sha256, treeDigest } from "./support.js";
+import { configYaml } from "../helpers/s3servers.js";
+import { DTYPE, frozen, openCloud, pseudoRandomBytes, sha256, treeDigest } from "./support.js";
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src");
 const fig = newFigures("security", envTarget() ? `s3rver, ${process.env.MINUS80_TEST_S3_NAME ?? "S3"} ${process.env.MINUS80_TEST_S3_ENDPOINT}` : "s3rver");
@@ -228,39 +229,21 @@ describe("no shell, child process or eval in src/", () => {
 });
 
 describe("downloads never write through a symlink at the destination", () => {
-  let env: TempEnv;
-  let target: CloudTarget;
-  let settings: TargetSettings;
-  const opened: CloudData[] = [];
-  beforeAll(async () => {
-    target = await s3rverTarget();
-  });
-  afterAll(async () => {
-    await target?.stop();
-  });
-  beforeEach(() => {
-    env = makeTempEnv();
-    settings = target.settings();
-  });
-  afterEach(async () => {
-    await opened.at(-1)?.nuke().catch(() => undefined);
-    for (const c of opened.splice(0)) c.close();
-    env.cleanup();
-  });
+  const session = useTargetSession(s3rverTarget);
   const open = async (m: string) => {
-    const c = await openCloud(env.configFile, settings, path.join(env.root, `freezer-${m}`));
-    opened.push(c);
+    const c = await openCloud(session.env.configFile, session.settings, path.join(session.env.root, `freezer-${m}`));
+    session.opened.push(c);
     return c;
   };
 
   it("a raw pull whose output is a symlink to a file elsewhere is refused, with or without --force, and the file is untouched", async () => {
     const a = await open("a");
-    const src = path.join(env.root, "R1.fastq");
+    const src = path.join(session.env.root, "R1.fastq");
     fs.writeFileSync(src, "@r1\nACGT\n+\nIIII\n");
     await a.put(src, "fastq", { raw: true });
-    const victim = path.join(env.root, "precious.txt");
+    const victim = path.join(session.env.root, "precious.txt");
     fs.writeFileSync(victim, "do not overwrite");
-    const out = path.join(env.root, "dl", "R1.fastq");
+    const out = path.join(session.env.root, "dl", "R1.fastq");
     fs.mkdirSync(path.dirname(out));
     fs.symlinkSync(victim, out);
     for (const force of [false, true]) {
@@ -277,7 +260,7 @@ describe("downloads never write through a symlink at the destination", () => {
     const a = await open("a");
     await frozen(a, "Linked", { "a.txt": "from the cloud", "sub/b.bin": pseudoRandomBytes(4, 1000) }, "v1");
     await a.put("Linked", DTYPE, { tag: "v1" });
-    const outside = path.join(env.root, "outside");
+    const outside = path.join(session.env.root, "outside");
     fs.mkdirSync(path.join(outside, "sub"), { recursive: true });
     fs.writeFileSync(path.join(outside, "a.txt"), "outside, keep");
     fs.writeFileSync(path.join(outside, "sub", "b.bin"), "outside too");

@@ -5,13 +5,11 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { expect } from "vitest";
 import { CloudData, type CloudOpenOptions } from "../../src/cloud/cloudData.js";
-import { Minus80Error } from "../../src/errors.js";
 import type { TagManifest } from "../../src/freezer/manifest.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import type { CliResult } from "../helpers/cli.js";
-import { envTarget, folderTarget, s3rverTarget, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
+import { configYaml, envTarget, folderTarget, s3rverTarget, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
 
 export const DTYPE = "Cohort";
 export const MiB = 1024 * 1024;
@@ -74,33 +72,8 @@ export function manifestDigest(m: TagManifest): Record<string, string> {
   return Object.fromEntries(Object.entries(m.files).map(([p, e]) => [p, e.sha256]));
 }
 
-/** Awaits `p`, expecting a Minus80Error with `code`; returns it. */
-export async function expectCode(p: Promise<unknown>, code: string): Promise<Minus80Error> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    expect((err as Minus80Error).code, (err as Error).message).toBe(code);
-    return err as Minus80Error;
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
+export { expectCode } from "../helpers/assertions.js";
 
-export function configYaml(s: TargetSettings, basedir: string): string {
-  return [
-    "options:",
-    `  basedir: ${basedir}`,
-    "cloud:",
-    `  endpoint: ${s.endpoint}`,
-    `  bucket: ${s.bucket}`,
-    `  prefix: "${s.prefix}"`,
-    `  region: ${s.region}`,
-    "  path_style: true",
-    `  access_key: ${s.accessKey ?? "None"}`,
-    `  secret_key: ${s.secretKey ?? "None"}`,
-    "",
-  ].join("\n");
-}
 
 /** Runs the built CLI with a config file for `settings` (written 0600 into `dir`). */
 export function cliOn(dir: string, settings: TargetSettings, basedir: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {

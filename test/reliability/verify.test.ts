@@ -7,48 +7,29 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CloudData } from "../../src/cloud/cloudData.js";
 import { manifestKey, objectKey, rawKey } from "../../src/cloud/layout.js";
 import type { VerifyProblem, VerifyReport } from "../../src/cloud/verify.js";
 import { serializeTagManifest } from "../../src/freezer/manifest.js";
-import type { CloudTarget, TargetSettings } from "../helpers/s3servers.js";
-import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
+import { useTargetSession } from "../helpers/targetSession.js";
 import { bump, newFigures, writeFigures, type Figures } from "./figures.js";
 import { cliOn, DTYPE, expectCode, frozen, MiB, openCloud, pseudoRandomBytes, serverName, sha256, targets, treeDigest } from "./support.js";
 
 describe.each(targets())("cloud verify on %s", (_label, start) => {
-  let target: CloudTarget;
-  let env: TempEnv;
-  let settings: TargetSettings;
   let fig: Figures;
-  const opened: CloudData[] = [];
-
-  beforeAll(async () => {
-    target = await start();
-    fig = newFigures("verify", serverName(target));
-  });
-  afterAll(async () => {
-    if (fig) writeFigures(fig);
-    await target?.stop();
-  });
-  beforeEach(() => {
-    env = makeTempEnv();
-    settings = target.settings();
-  });
-  afterEach(async () => {
-    await opened.at(-1)?.nuke().catch(() => undefined);
-    for (const c of opened.splice(0)) c.close();
-    env.cleanup();
+  const session = useTargetSession(start, {
+    afterStart: (t) => (fig = newFigures("verify", serverName(t))),
+    beforeStop: () => fig && writeFigures(fig),
   });
 
   async function open(machine = "a"): Promise<CloudData> {
-    const c = await openCloud(env.configFile, settings, path.join(env.root, `freezer-${machine}`));
-    opened.push(c);
+    const c = await openCloud(session.env.configFile, session.settings, path.join(session.env.root, `freezer-${machine}`));
+    session.opened.push(c);
     return c;
   }
 
-  const cli = (...args: string[]) => cliOn(env.root, settings, path.join(env.root, "freezer-cli"), args);
+  const cli = (...args: string[]) => cliOn(session.env.root, session.settings, path.join(session.env.root, "freezer-cli"), args);
 
   /** Every key with its size: what "verify writes nothing" compares. */
   async function bucketListing(c: CloudData): Promise<string[]> {
@@ -66,7 +47,7 @@ describe.each(targets())("cloud verify on %s", (_label, start) => {
     await c.put("TestCohort", DTYPE, { tag: "v1" });
     await c.put("TestCohort", DTYPE, { tag: "v2" });
     await c.put("Other", DTYPE, { tag: "v1" });
-    const raw = path.join(env.root, "R1.fastq");
+    const raw = path.join(session.env.root, "R1.fastq");
     fs.writeFileSync(raw, "@r1\nACGT\n+\nIIII\n");
     await c.put(raw, "fastq", { raw: true });
     const ds = c.freezer.dataset(DTYPE, "TestCohort");

@@ -9,7 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { expectCode } from "../../helpers/assertions.js";
 import type { Backend, GetOptions, GetResult } from "../../../src/cloud/backends/backend.js";
 import { OrderedHasher } from "../../../src/cloud/backends/fileBody.js";
 import { GET_PART_SIZE, PART_SIZE, S3Backend } from "../../../src/cloud/backends/s3.js";
@@ -17,24 +18,13 @@ import { CloudData } from "../../../src/cloud/cloudData.js";
 import { objectKey, rawKey } from "../../../src/cloud/layout.js";
 import { RetryingBackend } from "../../../src/cloud/retry.js";
 import { Minus80Error } from "../../../src/errors.js";
-import { envTarget, s3rverTarget, type CloudTarget, type TargetSettings } from "../../helpers/s3servers.js";
-import { makeTempEnv, type TempEnv } from "../../helpers/tempEnv.js";
+import { envTarget, s3rverTarget, type CloudTarget } from "../../helpers/s3servers.js";
+import { useTargetSession } from "../../helpers/targetSession.js";
 import { treeDigest } from "../contract.js";
 
 const MiB = 1024 * 1024;
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 3 };
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-async function expectCode(p: Promise<unknown>, code: string): Promise<Minus80Error> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    expect((err as Minus80Error).code, (err as Error).message).toBe(code);
-    return err as Minus80Error;
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
 
 describe("OrderedHasher", () => {
   it("hashes parts fed out of order (and a restarted part) as the bytes in order, holding only parts ahead of the frontier", () => {
@@ -70,43 +60,26 @@ const fromEnv = envTarget();
 if (fromEnv) targets.push([fromEnv.name, async () => fromEnv]);
 
 describe.each(targets)("large transfers on %s", (_label, start) => {
-  let target: CloudTarget;
-  let env: TempEnv;
-  let settings: TargetSettings;
-  const opened: CloudData[] = [];
+  const session = useTargetSession(start);
   const backends: Backend[] = [];
-
-  beforeAll(async () => {
-    target = await start();
-  });
-  afterAll(async () => {
-    await target?.stop();
-  });
-  beforeEach(() => {
-    env = makeTempEnv();
-    settings = target.settings();
-  });
-  afterEach(async () => {
-    await opened.at(-1)?.nuke().catch(() => undefined);
-    for (const c of opened.splice(0)) c.close();
+  afterEach(() => {
     for (const b of backends.splice(0)) b.close();
-    env.cleanup();
   });
 
   function s3(): S3Backend {
-    const b = new S3Backend({ ...settings, prefix: `${settings.prefix}/`, pathStyle: true });
+    const b = new S3Backend({ ...session.settings, prefix: `${session.settings.prefix}/`, pathStyle: true });
     backends.push(b);
     return b;
   }
 
   async function open(machine = "a", backend?: Backend): Promise<CloudData> {
-    const c = await CloudData.open({ configFile: env.configFile, basedir: path.join(env.root, `freezer-${machine}`), ...settings, retry: FAST_RETRY, ...(backend ? { backend } : {}) });
-    opened.push(c);
+    const c = await CloudData.open({ configFile: session.env.configFile, basedir: path.join(session.env.root, `freezer-${machine}`), ...session.settings, retry: FAST_RETRY, ...(backend ? { backend } : {}) });
+    session.opened.push(c);
     return c;
   }
 
   function bigFile(name: string, size: number): { file: string; content: Buffer } {
-    const file = path.join(env.root, name);
+    const file = path.join(session.env.root, name);
     const content = randomBytes(size);
     fs.writeFileSync(file, content);
     return { file, content };
@@ -188,7 +161,7 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
       return r;
     };
     const b = await open("b", new RetryingBackend(counting, FAST_RETRY));
-    const out = path.join(env.root, "out", "big.fastq");
+    const out = path.join(session.env.root, "out", "big.fastq");
     const got = await b.get("big.fastq", "fastq", { raw: true, output: out });
     expect(got).toMatchObject({ downloaded: 1, bytes: content.length, verified: "sha256", sha256: sha256(content) });
     expect(fs.readFileSync(out).equals(content)).toBe(true);
@@ -207,7 +180,7 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     flipped[2 * GET_PART_SIZE + 5] = flipped[2 * GET_PART_SIZE + 5]! ^ 0xff;
     // Same size, same claimed sha256, one byte flipped.
     await a.backend.put(rawKey("fastq", "big.fastq"), flipped, { size: flipped.length, metadata: { sha256: sha256(content) } });
-    const outDir = path.join(env.root, "out");
+    const outDir = path.join(session.env.root, "out");
     fs.mkdirSync(outDir);
     const err = await expectCode(a.get("big.fastq", "fastq", { raw: true, output: outDir }), "INTEGRITY");
     expect(err.message).toContain(rawKey("fastq", "big.fastq"));
