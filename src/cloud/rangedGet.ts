@@ -163,7 +163,6 @@ async function download(backend: Backend, key: string, file: string, opts: Range
     await Promise.all(Array.from({ length: Math.min(hint.inFlight, parts) }, worker));
     if (failure !== undefined) throw failure;
     got = await hash.finish(size);
-    await syncing;
     if (opts.flush) await fh.sync();
   } catch (err) {
     hash.cancel();

@@ -9,7 +9,6 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { expectCode } from "../helpers/assertions.js";
@@ -20,7 +19,7 @@ import { Minus80Error } from "../../src/errors.js";
 import { computeTotal, serializeTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
 import type { ProgressEvent } from "../../src/progress.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
-import { configYaml, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
+import { closedPort, configYaml, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
 import { useTargetSession } from "../helpers/targetSession.js";
 
 /** Quick retries, so a failing test fails fast. */
@@ -41,15 +40,6 @@ export function treeDigest(dir: string): Record<string, string> {
     if (st.isFile()) out[rel] = sha256(fs.readFileSync(p));
   }
   return out;
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 

@@ -14,6 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { CreateMultipartUploadCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
@@ -149,4 +150,13 @@ export function configYaml(s: TargetSettings, basedir: string): string {
     `  secret_key: ${s.secretKey ?? "None"}`,
     "",
   ].join("\n");
+}
+
+/** A port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }

@@ -15,7 +15,6 @@
  * the like in the contract suite and test/property/.
  */
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -26,7 +25,7 @@ import { envTarget, s3rverTarget } from "../helpers/s3servers.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
 import { useTargetSession } from "../helpers/targetSession.js";
 import { bump, newFigures, writeFigures } from "./figures.js";
-import { configYaml } from "../helpers/s3servers.js";
+import { closedPort, configYaml } from "../helpers/s3servers.js";
 import { DTYPE, frozen, openCloud, pseudoRandomBytes, sha256, treeDigest } from "./support.js";
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../src");
@@ -51,15 +50,6 @@ const COMMANDS: string[][] = [
   ["cloud", "nuke", "--yes"],
   ["config", "show"],
 ];
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 describe("secrets never appear in output", () => {
   let env: TempEnv;

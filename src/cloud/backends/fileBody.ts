@@ -134,6 +134,16 @@ export async function stampChanged(file: string, stamp: FileBodyStamp): Promise<
   return !st || st.size !== stamp.size || st.mtimeMs !== stamp.mtimeMs || st.ctimeMs !== stamp.ctimeMs;
 }
 
+/** The file's bytes did not hash to the sha256 it was sent under (`actual` undefined: not all were read). */
+export function hashMismatchError(body: FileBody, key: string, actual: string | undefined): IntegrityError {
+  return new IntegrityError(`${body.file} is not what was expected while uploading ${key}: sha256 ${body.sha256}, got ${actual ?? "an incomplete read"}`, {
+    path: body.file,
+    key,
+    expected: body.sha256,
+    actual: actual ?? null,
+  });
+}
+
 export function changedError(file: string, key: string): IntegrityError {
   return new IntegrityError(`${file} changed while it was being uploaded as ${key}; upload it again when it is no longer being written`, { path: file, key });
 }
@@ -146,21 +156,16 @@ export function changedError(file: string, key: string): IntegrityError {
  * round trips of an async open/stat/read/close, which on a busy machine
  * was the largest part of a many-small-files push's client CPU.
  */
-export function readSmallFileBody(body: FileBody, key: string, size: number): Buffer {
+export async function readSmallFileBody(body: FileBody, key: string, size: number): Promise<Buffer> {
   const data = fs.readFileSync(body.file);
   if (data.length !== size) {
     throw new IntegrityError(`${body.file} is ${data.length} bytes, not ${size}, while uploading ${key}: it changed after it was hashed`, { path: body.file, key });
   }
   if (body.sha256 !== undefined) {
     const digest = createHash("sha256").update(data).digest("hex");
-    if (digest !== body.sha256) {
-      throw new IntegrityError(`${body.file} is not what was expected while uploading ${key}: sha256 ${body.sha256}, got ${digest}`, { path: body.file, key, expected: body.sha256, actual: digest });
-    }
+    if (digest !== body.sha256) throw hashMismatchError(body, key, digest);
   }
-  if (body.stamp) {
-    const st = fs.statSync(body.file, { throwIfNoEntry: false });
-    if (!st || st.size !== body.stamp.size || st.mtimeMs !== body.stamp.mtimeMs || st.ctimeMs !== body.stamp.ctimeMs) throw changedError(body.file, key);
-  }
+  if (body.stamp && (await stampChanged(body.file, body.stamp))) throw changedError(body.file, key);
   return data;
 }
 
@@ -194,7 +199,7 @@ export function fileBodyStream(
       }
       const digest = hash?.digest("hex");
       if (hash && digest !== body.sha256) {
-        cb(new IntegrityError(`${body.file} is not what was expected while uploading ${key}: sha256 ${body.sha256}, got ${digest}`, { path: body.file, key, expected: body.sha256, actual: digest }));
+        cb(hashMismatchError(body, key, digest));
         return;
       }
       if (!whole || !body.stamp) return cb();

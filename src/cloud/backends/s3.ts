@@ -39,7 +39,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { IntegrityError, Minus80Error } from "../../errors.js";
+import { Minus80Error } from "../../errors.js";
 import {
   backendError,
   isFileBody,
@@ -59,7 +59,7 @@ import {
   type PutOptions,
   type RangedReadHint,
 } from "./backend.js";
-import { changedError, fileBodyStream, OrderedHasher, readSmallFileBody, SMALL_FILE_BODY, stampChanged } from "./fileBody.js";
+import { changedError, fileBodyStream, hashMismatchError, OrderedHasher, readSmallFileBody, SMALL_FILE_BODY, stampChanged } from "./fileBody.js";
 
 const MiB = 1024 * 1024;
 /**
@@ -295,7 +295,7 @@ export class S3Backend implements Backend {
       // Read whole, sent as a one-chunk stream: UNSIGNED-PAYLOAD like any file body (the SDK does not hash it again).
       let data: Buffer;
       try {
-        data = readSmallFileBody(body, key, opts.size);
+        data = await readSmallFileBody(body, key, opts.size);
       } catch (err) {
         throw err instanceof Minus80Error ? err : this.classify(err, "upload", key);
       }
@@ -318,15 +318,7 @@ export class S3Backend implements Backend {
     if (!Buffer.isBuffer(stream)) stream.once("error", (err) => (bodyError ??= err));
     try {
       await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.prefix + key,
-          Body: stream,
-          ContentLength: opts.size,
-          ContentType: contentTypeOf(key),
-          Metadata: opts.metadata,
-          ...(opts.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
-        }),
+        new PutObjectCommand(this.putParams(key, stream, opts)),
       );
       if (Buffer.isBuffer(stream)) opts.onProgress?.(opts.size);
     } catch (err) {
@@ -335,20 +327,25 @@ export class S3Backend implements Backend {
     }
   }
 
+  /** The parameters of one object's PutObject (lib-storage's Upload takes the same). */
+  private putParams(key: string, body: Buffer | Readable, opts: PutOptions) {
+    return {
+      Bucket: this.bucket,
+      Key: this.prefix + key,
+      Body: body,
+      ContentLength: opts.size,
+      ContentType: contentTypeOf(key),
+      Metadata: opts.metadata,
+      ...(opts.ifNoneMatch ? { IfNoneMatch: "*" as const } : {}),
+    };
+  }
+
   /** A stream of unknown provenance: lib-storage's Upload (buffers QUEUE_SIZE parts). */
   private async putStream(key: string, body: Readable | Buffer | (() => Readable), opts: PutOptions): Promise<void> {
     const stream = typeof body === "function" ? body() : body;
     const upload = new Upload({
       client: this.client,
-      params: {
-        Bucket: this.bucket,
-        Key: this.prefix + key,
-        Body: stream,
-        ContentLength: opts.size,
-        ContentType: contentTypeOf(key),
-        Metadata: opts.metadata,
-        ...(opts.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
-      },
+      params: this.putParams(key, stream, opts),
       partSize: partSizeFor(opts.size),
       queueSize: QUEUE_SIZE,
       // We abort a failed multipart upload ourselves (below), so the error the
@@ -460,12 +457,7 @@ export class S3Backend implements Backend {
       if (hasher) {
         const digest = hasher.digest();
         if (digest !== body.sha256) {
-          throw new IntegrityError(`${body.file} is not what was expected while uploading ${key}: sha256 ${body.sha256}, got ${digest ?? "an incomplete read"}`, {
-            path: body.file,
-            key,
-            expected: body.sha256,
-            actual: digest ?? null,
-          });
+          throw hashMismatchError(body, key, digest);
         }
       }
       if (body.stamp && (await stampChanged(body.file, body.stamp))) throw changedError(body.file, key);
