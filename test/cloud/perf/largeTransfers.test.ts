@@ -132,6 +132,21 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     await b.delete("objects/c");
   });
 
+  it("a small file (read whole, one PUT) that does not hash as promised, changed, or is not its size is INTEGRITY and not stored", async () => {
+    const b = new RetryingBackend(s3(), FAST_RETRY);
+    await b.ensureBucket();
+    const { file, content } = bigFile("small.bin", 4096);
+    const size = content.length;
+    await expectCode(b.put("objects/s1", { file, sha256: "0".repeat(64) }, { size }), "INTEGRITY");
+    const st = fs.statSync(file);
+    await expectCode(b.put("objects/s2", { file, stamp: { size, mtimeMs: st.mtimeMs - 1000, ctimeMs: st.ctimeMs } }, { size }), "INTEGRITY");
+    await expectCode(b.put("objects/s3", { file, sha256: sha256(content) }, { size: size + 1 }), "INTEGRITY");
+    for (const k of ["objects/s1", "objects/s2", "objects/s3"]) await expectCode(b.head(k), "NOT_FOUND");
+    await b.put("objects/s4", { file, sha256: sha256(content) }, { size });
+    expect((await b.head("objects/s4")).size).toBe(size);
+    await b.delete("objects/s4");
+  });
+
   it("a raw multipart object is pulled as parallel ranged reads, byte-identical; a broken range resumes", async () => {
     const a = await open("a");
     const { file, content } = bigFile("big.fastq", 4 * GET_PART_SIZE + 4321);
