@@ -4,8 +4,11 @@
  * on `code`; the CLI maps codes to a message, a hint and an exit status in
  * one place (`cli/errorMessages.ts`).
  *
+ * Each code has exactly one constructor: the class below named for it. A
+ * code says what went wrong and, for "not found", what was not found.
+ *
  * @example
- *   try { await cloud.get("TestCohort", "Cohort", { tag: "v9" }); }
+ *   try { await cloud.pull("Cohort", "TestCohort", { tag: "v9" }); }
  *   catch (e) { if (isMinus80Error(e) && e.code === "TAG_NOT_FOUND") ... }
  */
 export type ErrorCode =
@@ -14,17 +17,23 @@ export type ErrorCode =
   | "CONFIG"
   | "DATASET_NOT_FOUND"
   | "TAG_NOT_FOUND"
+  | "OBJECT_NOT_FOUND"
+  | "UPLOAD_NOT_FOUND"
+  | "RAW_FILE_NOT_FOUND"
+  | "FILE_NOT_FOUND"
+  | "ACCESSION_NOT_FOUND"
+  | "TABLE_NOT_FOUND"
   | "TAG_EXISTS"
   | "TAG_CONFLICT"
   | "UNSAVED_CHANGES"
-  | "NOT_FOUND"
   | "FILE_EXISTS"
   | "INTEGRITY"
   | "LOCKED"
   | "CREDENTIALS"
   | "UNREACHABLE"
   | "BUCKET"
-  | "CLOUD";
+  | "CLOUD"
+  | "CANCELLED";
 
 export type ErrorData = Record<string, unknown>;
 
@@ -32,7 +41,7 @@ export class Minus80Error extends Error {
   readonly code: ErrorCode;
   readonly data: ErrorData;
 
-  constructor(code: ErrorCode, message: string, data: ErrorData = {}, options?: { cause?: unknown }) {
+  protected constructor(code: ErrorCode, message: string, data: ErrorData = {}, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "Minus80Error";
     this.code = code;
@@ -40,50 +49,95 @@ export class Minus80Error extends Error {
   }
 }
 
+/** Declares the error class of one code. */
+function errorClass(code: ErrorCode, name: string) {
+  return class extends Minus80Error {
+    constructor(message: string, data: ErrorData = {}, options?: { cause?: unknown }) {
+      super(code, message, data, options);
+      this.name = name;
+    }
+  };
+}
+
 /** A name, tag, slug or other user value that breaks a rule. Nothing was changed. */
-export class InvalidNameError extends Minus80Error {
-  constructor(message: string, data: ErrorData) {
-    super("INVALID_NAME", message, data);
-    this.name = "InvalidNameError";
-  }
-}
-
-export class InvalidArgumentError extends Minus80Error {
-  constructor(message: string, data: ErrorData = {}) {
-    super("INVALID_ARGUMENT", message, data);
-    this.name = "InvalidArgumentError";
-  }
-}
-
+export class InvalidNameError extends errorClass("INVALID_NAME", "InvalidNameError") {}
+/** A bad option or input value (exit status 2). Nothing was changed. */
+export class InvalidArgumentError extends errorClass("INVALID_ARGUMENT", "InvalidArgumentError") {}
 /** The config file is malformed: names the file, the key and what was expected. */
-export class ConfigError extends Minus80Error {
-  constructor(message: string, data: ErrorData) {
-    super("CONFIG", message, data);
-    this.name = "ConfigError";
-  }
-}
+export class ConfigError extends errorClass("CONFIG", "ConfigError") {}
+/** The bytes are not what was promised (a sha256 or size mismatch, a damaged manifest). */
+export class IntegrityError extends errorClass("INTEGRITY", "IntegrityError") {}
+/** A tag frozen again under its name (tags are immutable). */
+export class TagExistsError extends errorClass("TAG_EXISTS", "TagExistsError") {}
+/** A tag whose contents differ between here and there (local vs cloud, or two writers). */
+export class TagConflictError extends errorClass("TAG_CONFLICT", "TagConflictError") {}
+/** The working copy differs from the tag it came from. */
+export class UnsavedChangesError extends errorClass("UNSAVED_CHANGES", "UnsavedChangesError") {}
+/** A file or object that would be replaced without `force`, or a create-only write that found one. */
+export class FileExistsError extends errorClass("FILE_EXISTS", "FileExistsError") {}
+/** Another minus80 process holds the lock. */
+export class LockedError extends errorClass("LOCKED", "LockedError") {}
+/** The storage refused the credentials (or there are none). */
+export class CredentialsError extends errorClass("CREDENTIALS", "CredentialsError") {}
+/** The storage cannot be reached, or the connection was lost or stalled. */
+export class UnreachableError extends errorClass("UNREACHABLE", "UnreachableError") {}
+/** The bucket is missing, misnamed, in another region, or not a minus80 layout. */
+export class BucketError extends errorClass("BUCKET", "BucketError") {}
+/** Any other failure of the storage (5xx, throttling, an unexpected answer). */
+export class CloudError extends errorClass("CLOUD", "CloudError") {}
+/** A key that does not exist in the bucket. */
+export class ObjectNotFoundError extends errorClass("OBJECT_NOT_FOUND", "ObjectNotFoundError") {}
+/** A multipart upload the server no longer knows (completed or aborted). */
+export class UploadNotFoundError extends errorClass("UPLOAD_NOT_FOUND", "UploadNotFoundError") {}
+/** A raw file that is not in the cloud. */
+export class RawFileNotFoundError extends errorClass("RAW_FILE_NOT_FOUND", "RawFileNotFoundError") {}
+/** A local file that does not exist. */
+export class FileNotFoundError extends errorClass("FILE_NOT_FOUND", "FileNotFoundError") {}
+/** An accession that is not in the Cohort. */
+export class AccessionNotFoundError extends errorClass("ACCESSION_NOT_FOUND", "AccessionNotFoundError") {}
+/** A table that is not in a column store. */
+export class TableNotFoundError extends errorClass("TABLE_NOT_FOUND", "TableNotFoundError") {}
 
-export class DatasetNotFoundError extends Minus80Error {
+export class DatasetNotFoundError extends errorClass("DATASET_NOT_FOUND", "DatasetNotFoundError") {
   constructor(slug: string, where = "local freezer") {
-    super("DATASET_NOT_FOUND", `dataset ${slug} does not exist in the ${where}`, { slug, where });
-    this.name = "DatasetNotFoundError";
+    super(`dataset ${slug} does not exist in the ${where}`, { slug, where });
   }
 }
 
-export class TagNotFoundError extends Minus80Error {
-  constructor(slug: string, tag: string, where = "local freezer") {
-    super("TAG_NOT_FOUND", `tag ${slug}:${tag} does not exist in the ${where}`, { slug, tag, where });
-    this.name = "TagNotFoundError";
+export class TagNotFoundError extends errorClass("TAG_NOT_FOUND", "TagNotFoundError") {
+  /** `available`: the tags there are, listed in the message */
+  constructor(slug: string, tag: string, where = "local freezer", available?: string[]) {
+    super(`tag ${slug}:${tag} does not exist in the ${where}${available ? ` (tags there: ${available.join(", ")})` : ""}`, {
+      slug,
+      tag,
+      where,
+      ...(available ? { available } : {}),
+    });
   }
 }
 
-export class IntegrityError extends Minus80Error {
-  constructor(message: string, data: ErrorData) {
-    super("INTEGRITY", message, data);
-    this.name = "IntegrityError";
+/** The operation was cancelled (Ctrl-C, SIGTERM, or the caller's AbortSignal); what it did was undone. */
+export class CancelledError extends errorClass("CANCELLED", "CancelledError") {
+  constructor(what = "the operation", data: ErrorData = {}) {
+    super(`${what} was cancelled`, data);
   }
 }
 
 export function isMinus80Error(err: unknown): err is Minus80Error {
   return err instanceof Minus80Error;
+}
+
+/** True when `err` is a Minus80Error with this code. */
+export function hasCode(err: unknown, code: ErrorCode): err is Minus80Error {
+  return err instanceof Minus80Error && err.code === code;
+}
+
+/**
+ * Throws CANCELLED when `signal` has been aborted: called between steps, so
+ * a cancelled operation stops at the next safe point.
+ *
+ * @example for (const f of files) { throwIfCancelled(signal); await copy(f); }
+ */
+export function throwIfCancelled(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw new CancelledError(what);
 }

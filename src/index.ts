@@ -8,7 +8,20 @@
  *   const cloud = await CloudData.open();
  *   await cloud.put("TestCohort", "Cohort", { tag: "v1" });
  */
-export { Minus80Error, InvalidNameError, InvalidArgumentError, ConfigError, DatasetNotFoundError, TagNotFoundError, IntegrityError, isMinus80Error, type ErrorCode, type ErrorData } from "./errors.js";
+export {
+  Minus80Error,
+  InvalidNameError,
+  InvalidArgumentError,
+  ConfigError,
+  DatasetNotFoundError,
+  TagNotFoundError,
+  IntegrityError,
+  CancelledError,
+  isMinus80Error,
+  hasCode,
+  type ErrorCode,
+  type ErrorData,
+} from "./errors.js";
 export { checkDtype, checkName, checkTag, checkRawName, parseSlug, formatSlug, type Slug } from "./names.js";
 export { loadConfig, configPath, redactedConfig, DEFAULT_CONFIG_TEXT, type Config, type CloudConfig, type ConfigOverrides } from "./config/config.js";
 export type { ProgressEvent, ProgressListener } from "./progress.js";
@@ -27,22 +40,19 @@ export {
   CloudData,
   type CloudOpenOptions,
   type CloudListOptions,
-  type CloudListing,
-  type CloudTagListing,
-  type CloudRawListing,
-  type TagSummary,
-  type RawFileSummary,
-  type CloudPutOptions,
-  type CloudGetOptions,
-  type CloudRemoveOptions,
-  type CloudPutResult,
-  type CloudGetResult,
+  type CloudPushOptions,
+  type CloudPullOptions,
+  type CloudRemoveDatasetOptions,
 } from "./cloud/cloudData.js";
-export type { GcResult, NukeResult } from "./cloud/gc.js";
-export { GC_GRACE_MS, type PushCounts, type PullCounts } from "./cloud/datasets.js";
-export type { RawPutResult, RawGetResult } from "./cloud/raw.js";
+export type { CloudPutOptions, CloudGetOptions, CloudRemoveOptions, CloudPutResult, CloudGetResult } from "./cloud/compat.js";
+export type { CloudListing, CloudTagListing, CloudRawListing, TagSummary, RawFileSummary, ListFilter } from "./cloud/listing.js";
+export { GC_GRACE_MS, type GcResult, type GcOptions, type NukeResult } from "./cloud/gc.js";
+export type { PushCounts, PushOptions } from "./cloud/push.js";
+export type { PullCounts, PullOptions } from "./cloud/pull.js";
+export type { RawPutResult, RawGetResult, RawPushOptions, RawPullOptions } from "./cloud/raw.js";
 export type { VerifyReport, VerifyProblem, VerifyProblemKind, VerifyOptions } from "./cloud/verify.js";
 export { RetryingBackend, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryEvent, type RetryStats } from "./cloud/retry.js";
-export { isTransient, type Backend, type PutBody, type PutOptions, type GetOptions, type GetResult, type HeadResult, type ObjectInfo } from "./cloud/backends/backend.js";
-export { FolderBackend } from "./cloud/backends/folder.js";
+export type { Backend, PutBody, PutOptions, GetOptions, GetResult, HeadResult, ObjectInfo, PendingUpload, PartsHint, RequestOptions } from "./cloud/backends/backend.js";
+export { isTransient, isObjectNotFound } from "./cloud/backends/errors.js";
+export { FolderBackend } from "./cloud/backends/folder/folderBackend.js";
 export { createBackend } from "./cloud/backends/create.js";

@@ -1,5 +1,5 @@
 /**
- * The naming rules of DESIGN.md, checked before anything is touched.
+ * The naming rules of docs/contract.md, checked before anything is touched.
  * Every refusal names the bad value and the rule it breaks.
  */
 import { InvalidNameError } from "./errors.js";

@@ -21,6 +21,10 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   CONFIG: "fix the file (see `minus80 config path`) or move it away to get a fresh one with defaults",
   DATASET_NOT_FOUND: "`minus80 ls` lists local datasets, `minus80 cloud ls` the ones in the cloud",
   TAG_NOT_FOUND: "`minus80 ls --tags` (or `minus80 cloud ls --tags`) lists the tags",
+  RAW_FILE_NOT_FOUND: "`minus80 cloud ls --raw` lists the raw files in the cloud",
+  FILE_NOT_FOUND: "check the path",
+  ACCESSION_NOT_FOUND: "`minus80 cohort show <name>` lists the accessions",
+  OBJECT_NOT_FOUND: "the bucket lacks an object minus80 expected; `minus80 cloud verify` reports what is missing",
   TAG_EXISTS: "tags are immutable: freeze under a new tag name",
   TAG_CONFLICT: "tags are immutable: push under a new tag name (`--tag`)",
   UNSAVED_CHANGES: "freeze the working copy under a new tag first, or pass --force to discard the changes",
@@ -30,6 +34,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   CREDENTIALS: "check cloud.access_key and cloud.secret_key in the config file (or CLOUD_ACCESS_KEY / CLOUD_SECRET_KEY)",
   UNREACHABLE: "check cloud.endpoint in the config file (or CLOUD_ENDPOINT) and that the server is up",
   BUCKET: "check cloud.bucket in the config file (or CLOUD_BUCKET) and that your key may use it",
+  CANCELLED: "run the command again to finish it",
 };
 
 /**

@@ -13,6 +13,7 @@ import { registerConfigCommands } from "./commands/config.js";
 import { registerDeleteCommand } from "./commands/delete.js";
 import { registerFreezeCommands } from "./commands/freeze.js";
 import { registerLsCommand } from "./commands/ls.js";
+import { SIGNAL_EXIT, startCancellation } from "./cancel.js";
 import { EXIT_OK, EXIT_USAGE, formatUserMessage, userMessage } from "./errorMessages.js";
 import { VERSION } from "../version.js";
 
@@ -45,10 +46,13 @@ export function buildProgram(): Command {
 /** Runs the CLI with `argv` (user arguments only) and returns the exit status. */
 export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const cancellation = startCancellation();
   try {
     await program.parseAsync(argv, { from: "user" });
+    if (cancellation.received) return cancelled(cancellation.received);
     return EXIT_OK;
   } catch (err) {
+    if (cancellation.received) return cancelled(cancellation.received);
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT_OK;
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE; // commander already printed the message
@@ -56,7 +60,15 @@ export async function runCli(argv: string[]): Promise<number> {
     const m = userMessage(err);
     process.stderr.write(formatUserMessage(m));
     return m.exitStatus;
+  } finally {
+    cancellation.stop();
   }
+}
+
+/** A command ended by SIGINT or SIGTERM, after cleaning up. */
+function cancelled(signal: "SIGINT" | "SIGTERM"): number {
+  process.stderr.write(`minus80: cancelled by ${signal}; nothing half-done was left behind\n`);
+  return SIGNAL_EXIT[signal];
 }
 
 /** True when this file is the program node was started with (also through the npm bin symlink). */

@@ -1,36 +1,40 @@
 /**
- * `CloudData`: the seed's interface to datasets and raw files in
- * S3-compatible storage (or a shared folder). Argument order follows the
- * seed: name first, then dtype.
+ * `CloudData`: datasets and raw files in S3-compatible storage (or a
+ * shared folder). Every method takes `(dtype, name)`, like the CLI; the
+ * original minus80's `put/get/remove(name, dtype, {raw})` stay as
+ * compatibility names (see the README, "Library").
  *
  * @example
  *   const cloud = await CloudData.open();                 // settings from the config file
- *   await cloud.list();                                   // {} when empty, else { Cohort: ["TestCohort"] }
- *   await cloud.put("TestCohort", "Cohort");              // working state as `latest`, plus every local tag the cloud lacks
- *   await cloud.put("TestCohort", "Cohort", { tag: "v1" });
- *   await cloud.get("TestCohort", "Cohort");              // fetch `latest` and thaw it
- *   await cloud.put("data/R1.fastq", "fastq", { raw: true });
- *   await cloud.get("R1.fastq", "fastq", { raw: true, output: "R1.fastq" });
- *   await cloud.remove("TestCohort", "Cohort");           // its manifests; gc reclaims the objects
+ *   await cloud.listDatasets();                           // {} when empty, else { Cohort: ["TestCohort"] }
+ *   await cloud.push("Cohort", "TestCohort");             // working state as `latest`, plus every local tag the cloud lacks
+ *   await cloud.push("Cohort", "TestCohort", { tag: "v1" });
+ *   await cloud.pull("Cohort", "TestCohort");             // fetch `latest` and thaw it
+ *   await cloud.pushRaw("fastq", "data/R1.fastq");
+ *   await cloud.pullRaw("fastq", "R1.fastq", { output: "R1.fastq" });
+ *   await cloud.removeDataset("Cohort", "TestCohort");    // its manifests; gc reclaims the objects
  *   cloud.close();
  */
-import { forEachLimit } from "../concurrency.js";
 import { loadConfig, type Config, type ConfigOverrides } from "../config/config.js";
-import { DatasetNotFoundError, InvalidNameError, Minus80Error, TagNotFoundError } from "../errors.js";
+import { DatasetNotFoundError, RawFileNotFoundError, TagNotFoundError, throwIfCancelled } from "../errors.js";
 import { Freezer } from "../freezer/freezer.js";
-import { LATEST_TAG, totalSize } from "../freezer/manifest.js";
+import { LATEST_TAG } from "../freezer/manifest.js";
 import { checkDtype, checkName, checkRawName, checkTag, formatSlug } from "../names.js";
-import type { ProgressListener } from "../progress.js";
 import type { Backend } from "./backends/backend.js";
 import { createBackend } from "./backends/create.js";
-import { emptyPushCounts, fetchManifest, GC_GRACE_MS, pullTag, pushTag, remoteTags, type CloudContext, type PullCounts, type PushCounts } from "./datasets.js";
-import { gc, nuke, type GcResult, type NukeResult } from "./gc.js";
-import { datasetPrefix, LAYOUT_FORMAT, LAYOUT_VERSION, manifestKey, MARKER_KEY, parseManifestKey, parseRawKey, rawKey, rawPrefix } from "./layout.js";
-import { getRaw, putRaw, SHA256_METADATA, type RawGetResult, type RawPutResult } from "./raw.js";
+import { gc, GC_GRACE_MS, nuke, type GcOptions, type GcResult, type NukeResult } from "./gc.js";
+import { manifestKey, rawKey } from "./layout.js";
+import { datasetTags, listRawFiles, listTags, mapValues, type CloudListing, type CloudRawListing, type CloudTagListing, type ListFilter } from "./listing.js";
+import { checkMarker } from "./marker.js";
+import { pullTag, type PullCounts, type PullOptions } from "./pull.js";
+import { emptyPushCounts, pushTag, type PushCounts, type PushOptions } from "./push.js";
+import { pullRaw, pushRaw, type RawGetResult, type RawPullOptions, type RawPushOptions, type RawPutResult } from "./raw.js";
+import { headOrUndefined, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
 import { RetryingBackend, type RetryEvent, type RetryPolicy } from "./retry.js";
 import { verify, type VerifyOptions, type VerifyReport } from "./verify.js";
+import { compatGet, compatPut, compatRemove, type CloudGetOptions, type CloudGetResult, type CloudPutOptions, type CloudPutResult, type CloudRemoveOptions } from "./compat.js";
 
-export interface CloudOpenOptions extends ConfigOverrides {
+export interface CloudOpenOptions extends ConfigOverrides, OperationOptions {
   /** the local freezer to use (default: the configured base directory) */
   freezer?: Freezer;
   /** a backend to use as is, instead of the configured one (tests, fault injection) */
@@ -46,76 +50,27 @@ export interface CloudOpenOptions extends ConfigOverrides {
   idleTimeoutMs?: number;
 }
 
-export interface CloudListOptions {
-  /** exact dtype */
-  dtype?: string;
-  /** name prefix */
-  name?: string;
+export interface CloudListOptions extends ListFilter {
   /** raw files instead of datasets */
   raw?: boolean;
   /** per dataset, every tag with its size, file count, creation time and short checksum (per raw file: size and checksum) */
   tags?: boolean;
 }
 
-/** `{ Cohort: ["TestCohort"] }`, or for raw files `{ fastq: ["R1.fastq"] }` */
-export type CloudListing = Record<string, string[]>;
-
-export interface TagSummary {
-  tag: string;
-  created: string;
-  files: number;
-  size: number;
-  /** first 12 hex digits of the tag's total */
-  checksum: string;
-  parent: string | null;
-}
-
-/** `{ Cohort: { TestCohort: [ {tag: "v1", ...} ] } }` */
-export type CloudTagListing = Record<string, Record<string, TagSummary[]>>;
-
-export interface RawFileSummary {
-  name: string;
-  size: number;
-  lastModified: string;
-  /** the sha256 the object carries, or null (e.g. uploaded by another tool) */
-  sha256: string | null;
-}
-
-/** `{ fastq: [ {name: "R1.fastq", size, ...} ] }` */
-export type CloudRawListing = Record<string, RawFileSummary[]>;
-
-export interface CloudPutOptions {
+export interface CloudPushOptions extends PushOptions {
   /** push this frozen tag (default: freeze the working state as `latest` and push every tag the cloud lacks) */
   tag?: string;
-  /** `name` is a file path and `dtype` a free category */
-  raw?: boolean;
-  /** raw: replace a different file of the same name */
-  force?: boolean;
-  onProgress?: ProgressListener;
 }
 
-export interface CloudGetOptions {
+export interface CloudPullOptions extends PullOptions {
   /** default `latest` */
   tag?: string;
-  raw?: boolean;
-  /** raw: where to write (default: the file name in the current directory) */
-  output?: string;
-  /** discard unsaved local changes / replace a different local file */
-  force?: boolean;
-  onProgress?: ProgressListener;
 }
 
-export interface CloudRemoveOptions {
+export interface CloudRemoveDatasetOptions extends OperationOptions {
   /** remove only this tag (default: every tag of the dataset) */
   tag?: string;
-  raw?: boolean;
 }
-
-/** What a put did: `uploaded === 0` means nothing was sent. */
-export type CloudPutResult = PushCounts & { key?: string; sha256?: string };
-export type CloudGetResult = (PullCounts & { raw?: false }) | (RawGetResult & { raw: true });
-
-const NAME_PREFIX_RE = /^[A-Za-z0-9_-]{0,128}$/;
 
 export class CloudData {
   private readonly ctx: CloudContext;
@@ -136,12 +91,12 @@ export class CloudData {
    * @example const cloud = await CloudData.open({ bucket: "lab-data" });
    */
   static async open(opts: CloudOpenOptions = {}): Promise<CloudData> {
-    const { freezer, backend, retry, onRetry, gcGraceMs, connectTimeoutMs, idleTimeoutMs, ...overrides } = opts;
+    const { freezer, backend, retry, onRetry, gcGraceMs, connectTimeoutMs, idleTimeoutMs, signal, ...overrides } = opts;
     const config = loadConfig(overrides);
     const b = backend ?? new RetryingBackend(await createBackend(config.cloud, { connectTimeoutMs, idleTimeoutMs }), retry, onRetry);
     try {
-      await b.ensureBucket();
-      await checkMarker(b);
+      await b.ensureBucket({ signal });
+      await checkMarker(b, signal);
     } catch (err) {
       b.close();
       throw err;
@@ -154,167 +109,112 @@ export class CloudData {
     return this.backend.location;
   }
 
-  /**
-   * Lists datasets (or raw files with `raw`), filtered by dtype (exact) and
-   * name (prefix). `{}` when there is nothing.
-   *
-   * @example await cloud.list({ dtype: "Cohort" })   // { Cohort: ["TestCohort"] }
-   */
-  list(opts?: CloudListOptions & { tags?: false }): Promise<CloudListing>;
-  list(opts: CloudListOptions & { raw?: false; tags: true }): Promise<CloudTagListing>;
-  list(opts: CloudListOptions & { raw: true; tags: true }): Promise<CloudRawListing>;
-  async list(opts: CloudListOptions = {}): Promise<CloudListing | CloudTagListing | CloudRawListing> {
-    if (opts.raw && opts.tags) return this.listRawFiles(opts);
-    if (opts.tags) return this.listTags(opts);
-    if (opts.raw) {
-      const details = await this.listRawFiles(opts);
-      return mapValues(details, (files) => files.map((f) => f.name));
-    }
-    return mapValues(await this.datasetTags(opts), (names) => Object.keys(names));
+  /** Datasets by dtype (exact) and name (prefix): `{ Cohort: ["TestCohort"] }`, `{}` when there is nothing. */
+  async listDatasets(opts: ListFilter = {}): Promise<CloudListing> {
+    return mapValues(await datasetTags(this.ctx, opts), (names) => Object.keys(names));
   }
 
   /** Every tag of every matching dataset, with its size, file count, creation time and short checksum. */
-  async listTags(opts: Omit<CloudListOptions, "raw" | "tags"> = {}): Promise<CloudTagListing> {
-    const found = await this.datasetTags(opts);
-    const out: CloudTagListing = {};
-    const jobs: Array<{ dtype: string; name: string; tag: string; into: TagSummary[] }> = [];
-    for (const [dtype, names] of Object.entries(found)) {
-      out[dtype] = {};
-      for (const [name, tags] of Object.entries(names)) {
-        const into: TagSummary[] = (out[dtype]![name] = []);
-        for (const tag of tags) jobs.push({ dtype, name, tag, into });
-      }
-    }
-    await forEachLimit(jobs, this.ctx.concurrency, async (j) => {
-      try {
-        const m = await fetchManifest(this.backend, j.dtype, j.name, j.tag);
-        j.into.push({ tag: m.tag, created: m.created, files: Object.keys(m.files).length, size: totalSize(m.files), checksum: m.total.slice(0, 12), parent: m.parent });
-      } catch (err) {
-        // Removed meanwhile, or damaged: a listing shows what can be fetched.
-        if (!this.backend.isNotFound(err) && !(err instanceof Minus80Error && err.code === "INTEGRITY")) throw err;
-      }
-    });
-    for (const names of Object.values(out)) {
-      for (const tags of Object.values(names)) tags.sort((a, b) => a.created.localeCompare(b.created) || a.tag.localeCompare(b.tag));
-    }
-    return out;
+  listTags(opts: ListFilter = {}): Promise<CloudTagListing> {
+    return listTags(this.ctx, opts);
   }
 
   /** Raw files with their size, time and recorded sha256. */
-  async listRawFiles(opts: Omit<CloudListOptions, "raw" | "tags"> = {}): Promise<CloudRawListing> {
-    if (opts.dtype !== undefined) checkDtype(opts.dtype);
-    const prefix = opts.name ?? "";
-    if (prefix !== "") checkRawName(prefix);
-    const out: CloudRawListing = {};
-    const heads: Array<{ key: string; into: RawFileSummary }> = [];
-    for await (const o of this.backend.list(rawPrefix(opts.dtype))) {
-      const r = parseRawKey(o.key);
-      if (!r || !r.file.startsWith(prefix) || (opts.dtype !== undefined && r.dtype !== opts.dtype)) continue;
-      const into: RawFileSummary = { name: r.file, size: o.size, lastModified: o.lastModified.toISOString(), sha256: null };
-      (out[r.dtype] ??= []).push(into);
-      heads.push({ key: o.key, into });
-    }
-    // Metadata is not in listings: one HEAD per file, in parallel.
-    await forEachLimit(heads, this.ctx.concurrency, async (h) => {
-      const meta = await this.backend.head(h.key).catch(() => undefined);
-      const sha = meta?.metadata[SHA256_METADATA];
-      h.into.sha256 = sha && /^[0-9a-f]{64}$/.test(sha) ? sha : null;
-    });
-    return sortKeys(out);
-  }
-
-  /** dtype -> name -> tags, from the manifest keys alone. */
-  private async datasetTags(opts: { dtype?: string; name?: string }): Promise<Record<string, Record<string, string[]>>> {
-    if (opts.dtype !== undefined) checkDtype(opts.dtype);
-    const prefix = opts.name ?? "";
-    if (!NAME_PREFIX_RE.test(prefix)) {
-      throw new InvalidNameError(`invalid name filter ${JSON.stringify(prefix)}: a name prefix is up to 128 letters, digits, '_' and '-'`, {
-        kind: "name",
-        value: prefix,
-      });
-    }
-    const out: Record<string, Record<string, string[]>> = {};
-    for await (const o of this.backend.list(datasetPrefix(opts.dtype))) {
-      const m = parseManifestKey(o.key);
-      if (!m || !m.name.startsWith(prefix) || (opts.dtype !== undefined && m.dtype !== opts.dtype)) continue;
-      ((out[m.dtype] ??= {})[m.name] ??= []).push(m.tag);
-    }
-    return sortKeys(mapValues(out, sortKeys));
+  listRawFiles(opts: ListFilter = {}): Promise<CloudRawListing> {
+    return listRawFiles(this.ctx, opts);
   }
 
   /**
-   * Stores a dataset (or, with `raw`, a file) in the cloud. Only objects
-   * the bucket lacks are sent; the result counts what was.
+   * Stores a dataset: one frozen tag, or (without `tag`) the working state
+   * as `latest` plus every local tag the cloud lacks. Only objects the
+   * bucket lacks are sent; the result counts what was.
    *
-   * @example (await cloud.put("TestCohort", "Cohort", { tag: "v1" })).uploaded  // 0 on a re-push
+   * @example (await cloud.push("Cohort", "TestCohort", { tag: "v1" })).uploaded  // 0 on a re-push
    */
-  async put(name: string, dtype: string, opts: CloudPutOptions = {}): Promise<CloudPutResult> {
-    if (opts.raw) {
-      const r: RawPutResult = await putRaw(this.ctx, name, dtype, opts);
-      return { ...emptyPushCounts(), uploaded: r.uploaded, bytes: r.bytes, skipped: r.skipped, key: r.key, sha256: r.sha256 };
-    }
-    checkName(name);
+  async push(dtype: string, name: string, opts: CloudPushOptions = {}): Promise<PushCounts> {
     checkDtype(dtype);
+    checkName(name);
     if (opts.tag !== undefined) checkTag(opts.tag);
     const ds = this.freezer.existing(dtype, name);
     const counts = emptyPushCounts();
     if (opts.tag !== undefined) {
-      await pushTag(this.ctx, ds.tag(opts.tag), counts, opts.onProgress);
+      await pushTag(this.ctx, ds.tag(opts.tag), counts, opts);
       return counts;
     }
-    await ds.freeze(LATEST_TAG, { onProgress: opts.onProgress });
-    const there = new Set(await remoteTags(this.backend, dtype, name));
+    await ds.freeze(LATEST_TAG, { onProgress: opts.onProgress, signal: opts.signal });
+    const there = new Set(await remoteTags(this.backend, dtype, name, opts.signal));
     for (const t of ds.tags()) {
-      if (t.tag !== LATEST_TAG && !there.has(t.tag)) await pushTag(this.ctx, t, counts, opts.onProgress);
+      if (t.tag !== LATEST_TAG && !there.has(t.tag)) await pushTag(this.ctx, t, counts, opts);
     }
-    await pushTag(this.ctx, ds.tag(LATEST_TAG), counts, opts.onProgress);
+    await pushTag(this.ctx, ds.tag(LATEST_TAG), counts, opts);
     return counts;
   }
 
   /**
-   * Fetches a dataset tag (default `latest`) into the local freezer and
-   * thaws it, or with `raw` downloads a file.
+   * Fetches a dataset tag (default `latest`) into the local freezer and thaws it.
    *
-   * @example await cloud.get("TestCohort", "Cohort", { tag: "v1" })
+   * @example await cloud.pull("Cohort", "TestCohort", { tag: "v1" })
    */
-  async get(name: string, dtype: string, opts: CloudGetOptions = {}): Promise<CloudGetResult> {
-    if (opts.raw) return { ...(await getRaw(this.ctx, name, dtype, opts)), raw: true };
-    checkName(name);
+  pull(dtype: string, name: string, opts: CloudPullOptions = {}): Promise<PullCounts> {
     checkDtype(dtype);
-    const tag = checkTag(opts.tag ?? LATEST_TAG);
-    return pullTag(this.ctx, dtype, name, tag, opts);
+    checkName(name);
+    return pullTag(this.ctx, dtype, name, checkTag(opts.tag ?? LATEST_TAG), opts);
   }
 
   /**
-   * Removes a dataset's manifests (one tag, or all), or a raw file. Objects
-   * no longer referenced are reclaimed by `gc`.
+   * Removes a dataset's manifests (one tag, or all). Objects no longer
+   * referenced are reclaimed by `gc`.
    *
-   * @example await cloud.remove("TestCohort", "Cohort", { tag: "v1" })  // { removed: 1 }
+   * @example await cloud.removeDataset("Cohort", "TestCohort", { tag: "v1" })  // { removed: 1 }
    */
-  async remove(name: string, dtype: string, opts: CloudRemoveOptions = {}): Promise<{ removed: number }> {
+  async removeDataset(dtype: string, name: string, opts: CloudRemoveDatasetOptions = {}): Promise<{ removed: number }> {
     checkDtype(dtype);
-    if (opts.raw) {
-      checkRawName(name);
-      const key = rawKey(dtype, name);
-      await this.backend.head(key).catch((err: unknown) => {
-        if (this.backend.isNotFound(err)) throw new Minus80Error("NOT_FOUND", `raw file ${dtype}/${name} does not exist in the cloud`, { key });
-        throw err;
-      });
-      await this.backend.delete(key);
-      return { removed: 1 };
-    }
     checkName(name);
+    if (opts.tag !== undefined) checkTag(opts.tag);
     const slug = formatSlug(dtype, name);
-    const tags = await remoteTags(this.backend, dtype, name);
+    const tags = await remoteTags(this.backend, dtype, name, opts.signal);
     if (tags.length === 0) throw new DatasetNotFoundError(slug, "cloud");
     if (opts.tag !== undefined) {
-      checkTag(opts.tag);
       if (!tags.includes(opts.tag)) throw new TagNotFoundError(slug, opts.tag, "cloud");
-      await this.backend.delete(manifestKey(dtype, name, opts.tag));
+      await this.backend.delete(manifestKey(dtype, name, opts.tag), { signal: opts.signal });
       return { removed: 1 };
     }
-    await this.backend.deleteMany(tags.map((t) => manifestKey(dtype, name, t)));
+    throwIfCancelled(opts.signal);
+    await this.backend.deleteMany(tags.map((t) => manifestKey(dtype, name, t)), { signal: opts.signal });
     return { removed: tags.length };
+  }
+
+  /**
+   * Uploads a local file as `raw/<dtype>/<its base name>`, a plain object
+   * carrying its sha256.
+   *
+   * @example await cloud.pushRaw("fastq", "data/R1.fastq")
+   */
+  pushRaw(dtype: string, file: string, opts: RawPushOptions = {}): Promise<RawPutResult> {
+    return pushRaw(this.ctx, dtype, file, opts);
+  }
+
+  /**
+   * Downloads `raw/<dtype>/<name>`, verified, to `output` (default: `name` here).
+   *
+   * @example await cloud.pullRaw("fastq", "R1.fastq", { output: "data/" })
+   */
+  pullRaw(dtype: string, name: string, opts: RawPullOptions = {}): Promise<RawGetResult> {
+    return pullRaw(this.ctx, dtype, name, opts);
+  }
+
+  /**
+   * Removes a raw file from the cloud.
+   *
+   * @example await cloud.removeRaw("fastq", "R1.fastq")  // { removed: 1 }
+   */
+  async removeRaw(dtype: string, name: string, opts: OperationOptions = {}): Promise<{ removed: number }> {
+    checkDtype(dtype);
+    checkRawName(name);
+    const key = rawKey(dtype, name);
+    if (!(await headOrUndefined(this.backend, key, opts.signal))) throw new RawFileNotFoundError(`raw file ${dtype}/${name} does not exist in the cloud`, { key });
+    await this.backend.delete(key, { signal: opts.signal });
+    return { removed: 1 };
   }
 
   /**
@@ -323,7 +223,7 @@ export class CloudData {
    *
    * @example await cloud.gc({ dryRun: true })
    */
-  gc(opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+  gc(opts: GcOptions = {}): Promise<GcResult> {
     return gc(this.ctx, opts);
   }
 
@@ -340,56 +240,55 @@ export class CloudData {
   }
 
   /** Deletes everything minus80 stored under the configured bucket prefix. */
-  nuke(): Promise<NukeResult> {
-    return nuke(this.ctx);
+  nuke(opts: OperationOptions = {}): Promise<NukeResult> {
+    return nuke(this.ctx, opts);
+  }
+
+  /**
+   * Compatibility (the original minus80): datasets by default, raw files
+   * with `raw`, or with `tags` the details `listTags`/`listRawFiles` give.
+   *
+   * @example await cloud.list({ dtype: "Cohort" })   // { Cohort: ["TestCohort"] }
+   */
+  list(opts?: CloudListOptions & { tags?: false }): Promise<CloudListing>;
+  list(opts: CloudListOptions & { raw?: false; tags: true }): Promise<CloudTagListing>;
+  list(opts: CloudListOptions & { raw: true; tags: true }): Promise<CloudRawListing>;
+  async list(opts: CloudListOptions = {}): Promise<CloudListing | CloudTagListing | CloudRawListing> {
+    if (opts.raw && opts.tags) return this.listRawFiles(opts);
+    if (opts.tags) return this.listTags(opts);
+    if (opts.raw) return mapValues(await this.listRawFiles(opts), (files) => files.map((f) => f.name));
+    return this.listDatasets(opts);
+  }
+
+  /**
+   * Compatibility (the original minus80): `push`, or with `raw` `pushRaw`, name first.
+   *
+   * @example await cloud.put("TestCohort", "Cohort", { tag: "v1" })
+   */
+  put(name: string, dtype: string, opts: CloudPutOptions = {}): Promise<CloudPutResult> {
+    return compatPut(this, name, dtype, opts);
+  }
+
+  /**
+   * Compatibility (the original minus80): `pull`, or with `raw` `pullRaw`, name first.
+   *
+   * @example await cloud.get("R1.fastq", "fastq", { raw: true, output: "R1.fastq" })
+   */
+  get(name: string, dtype: string, opts: CloudGetOptions = {}): Promise<CloudGetResult> {
+    return compatGet(this, name, dtype, opts);
+  }
+
+  /**
+   * Compatibility (the original minus80): `removeDataset`, or with `raw` `removeRaw`, name first.
+   *
+   * @example await cloud.remove("TestCohort", "Cohort")
+   */
+  remove(name: string, dtype: string, opts: CloudRemoveOptions = {}): Promise<{ removed: number }> {
+    return compatRemove(this, name, dtype, opts);
   }
 
   /** Releases connections. */
   close(): void {
     this.backend.close();
   }
-}
-
-/** Refuses a bucket prefix whose layout marker is not ours (or from a newer minus80). */
-async function checkMarker(backend: Backend): Promise<void> {
-  let text: string;
-  try {
-    const r = await backend.get(MARKER_KEY);
-    const chunks: Buffer[] = [];
-    for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c);
-    text = Buffer.concat(chunks).toString("utf8");
-  } catch (err) {
-    if (backend.isNotFound(err)) return;
-    throw err;
-  }
-  let marker: { format?: unknown; version?: unknown } = {};
-  try {
-    marker = JSON.parse(text) as typeof marker;
-  } catch {
-    /* handled below */
-  }
-  if (marker.format !== LAYOUT_FORMAT) {
-    throw new Minus80Error("BUCKET", `${backend.location}: ${MARKER_KEY} is not a minus80 layout marker; use another cloud.bucket or cloud.prefix`, {
-      key: MARKER_KEY,
-    });
-  }
-  if (marker.version !== LAYOUT_VERSION) {
-    throw new Minus80Error(
-      "BUCKET",
-      `${backend.location} holds minus80 layout version ${String(marker.version)}, this minus80 reads version ${LAYOUT_VERSION}: upgrade minus80`,
-      { key: MARKER_KEY, version: marker.version },
-    );
-  }
-}
-
-function mapValues<A, B>(o: Record<string, A>, f: (a: A) => B): Record<string, B> {
-  const out: Record<string, B> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = f(v);
-  return out;
-}
-
-function sortKeys<T>(o: Record<string, T>): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k]!;
-  return out;
 }

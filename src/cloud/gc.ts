@@ -12,7 +12,7 @@
  * lands its new objects are unreferenced — but young. An object a push
  * reuses may be old and unreferenced (its tag was removed); the push
  * refreshes any reused object older than half the grace period and
- * re-checks before committing if it ran longer than that (datasets.ts).
+ * re-checks before committing if it ran longer than that (push.ts).
  * A push may refresh such an object and commit its tag while gc is still
  * reading manifests (its listing then shows the object old and
  * unreferenced): so gc looks at each victim again (HEAD) immediately
@@ -29,10 +29,20 @@
  * objects, manifests, raw files) and aborts pending uploads; other keys in
  * a shared bucket are left alone.
  */
-import { forEachLimit } from "../concurrency.js";
-import { IntegrityError, Minus80Error } from "../errors.js";
-import { DATASETS_PREFIX, LAYOUT_ROOTS, MARKER_KEY, OBJECTS_PREFIX, parseManifestKey, parseObjectKey } from "./layout.js";
-import { fetchManifest, type CloudContext } from "./datasets.js";
+import { hasCode, IntegrityError } from "../errors.js";
+import { forEachLimit } from "../limits.js";
+import { isObjectNotFound } from "./backends/errors.js";
+import { DATASETS_PREFIX, LAYOUT_ROOTS, OBJECTS_PREFIX, parseManifestKey, parseObjectKey } from "./layout.js";
+import { deleteMarker } from "./marker.js";
+import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
+
+/** Objects gc never deletes when younger than this (overridable for tests). */
+export const GC_GRACE_MS = 24 * 60 * 60 * 1000;
+
+export interface GcOptions extends OperationOptions {
+  /** only report what would be deleted */
+  dryRun?: boolean;
+}
 
 export interface GcResult {
   dryRun: boolean;
@@ -51,19 +61,20 @@ export interface GcResult {
 /**
  * @example await gc(ctx, { dryRun: true })  // { deleted: 3, bytes: 1234, young: 0, ... }
  */
-export async function gc(ctx: CloudContext, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcResult> {
   const { backend } = ctx;
+  const { signal } = opts;
   const dryRun = opts.dryRun ?? false;
   const cutoff = Date.now() - ctx.gcGraceMs;
 
   // Objects first, manifests second (see the rule above).
   const objects: Array<{ key: string; sha: string; size: number; lastModified: Date }> = [];
-  for await (const o of backend.list(OBJECTS_PREFIX)) {
+  for await (const o of backend.list(OBJECTS_PREFIX, { signal })) {
     const sha = parseObjectKey(o.key);
     if (sha) objects.push({ ...o, sha }); // keys outside the layout are not ours to delete
   }
   const manifestKeys: Array<{ dtype: string; name: string; tag: string }> = [];
-  for await (const o of backend.list(DATASETS_PREFIX)) {
+  for await (const o of backend.list(DATASETS_PREFIX, { signal })) {
     const m = parseManifestKey(o.key);
     if (m) manifestKeys.push(m);
   }
@@ -71,17 +82,17 @@ export async function gc(ctx: CloudContext, opts: { dryRun?: boolean } = {}): Pr
   await forEachLimit(manifestKeys, ctx.concurrency, async ({ dtype, name, tag }) => {
     let m;
     try {
-      m = await fetchManifest(backend, dtype, name, tag);
+      m = await fetchManifest(backend, dtype, name, tag, signal);
     } catch (err) {
-      if (backend.isNotFound(err)) return; // removed meanwhile
-      if (err instanceof Minus80Error && err.code === "INTEGRITY") {
+      if (isObjectNotFound(err)) return; // removed meanwhile
+      if (hasCode(err, "INTEGRITY")) {
         // Its references are unknown: deleting anything could destroy data it needs.
         throw new IntegrityError(`gc stopped: ${err.message}; remove or re-push that tag, then run gc again`, { ...err.data });
       }
       throw err;
     }
     for (const e of Object.values(m.files)) referenced.add(e.sha256);
-  });
+  }, signal);
 
   const victims: Array<{ key: string; size: number }> = [];
   const result: GcResult = { dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0 };
@@ -97,25 +108,22 @@ export async function gc(ctx: CloudContext, opts: { dryRun?: boolean } = {}): Pr
     // A push may have refreshed one since the listing, to commit a tag reusing it (see above):
     // each is looked at again immediately before its own delete, so the window stays one request wide.
     await forEachLimit(victims, ctx.concurrency, async (v) => {
-      try {
-        if ((await backend.head(v.key)).lastModified.getTime() > cutoff) {
-          result.young++;
-          return;
-        }
-      } catch (err) {
-        if (backend.isNotFound(err)) return; // gone already (another gc)
-        throw err;
+      const now = await headOrUndefined(backend, v.key, signal);
+      if (!now) return; // gone already (another gc)
+      if (now.lastModified.getTime() > cutoff) {
+        result.young++;
+        return;
       }
-      await backend.delete(v.key);
+      await backend.delete(v.key, { signal });
       result.deleted++;
       result.bytes += v.size;
-    });
+    }, signal);
   }
 
-  for await (const u of backend.listUploads("")) {
+  for await (const u of backend.listUploads("", { signal })) {
     if (u.initiated.getTime() > cutoff) continue;
     result.uploadsAborted++;
-    if (!dryRun) await backend.abortUpload(u);
+    if (!dryRun) await backend.abortUpload(u, { signal });
   }
   return result;
 }
@@ -130,25 +138,19 @@ export interface NukeResult {
  *
  * @example await nuke(ctx)  // { deleted: 42, uploadsAborted: 0 }
  */
-export async function nuke(ctx: CloudContext): Promise<NukeResult> {
+export async function nuke(ctx: CloudContext, opts: OperationOptions = {}): Promise<NukeResult> {
   const { backend } = ctx;
+  const { signal } = opts;
   const keys: string[] = [];
-  for (const root of LAYOUT_ROOTS) for await (const o of backend.list(root)) keys.push(o.key);
+  for (const root of LAYOUT_ROOTS) for await (const o of backend.list(root, { signal })) keys.push(o.key);
   let uploadsAborted = 0;
-  for await (const u of backend.listUploads("")) {
-    await backend.abortUpload(u);
+  for await (const u of backend.listUploads("", { signal })) {
+    await backend.abortUpload(u, { signal });
     uploadsAborted++;
   }
   // Manifests first, so no reader ever sees a tag whose objects are already gone.
-  await backend.deleteMany(keys.filter((k) => k.startsWith(DATASETS_PREFIX)));
-  await backend.deleteMany(keys.filter((k) => !k.startsWith(DATASETS_PREFIX)));
-  let marker = 0;
-  try {
-    await backend.head(MARKER_KEY);
-    await backend.delete(MARKER_KEY);
-    marker = 1;
-  } catch (err) {
-    if (!backend.isNotFound(err)) throw err;
-  }
+  await backend.deleteMany(keys.filter((k) => k.startsWith(DATASETS_PREFIX)), { signal });
+  await backend.deleteMany(keys.filter((k) => !k.startsWith(DATASETS_PREFIX)), { signal });
+  const marker = await deleteMarker(backend, signal);
   return { deleted: keys.length + marker, uploadsAborted };
 }

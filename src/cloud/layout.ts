@@ -1,6 +1,6 @@
 /**
- * The bucket layout of DESIGN.md, in one place. Keys are relative to
- * `<bucket>/<prefix>`:
+ * The bucket layout (README "Cloud layout"; docs/contract.md), in one
+ * place. Keys are relative to `<bucket>/<prefix>`:
  *
  *     minus80.json                               layout marker {"format": "minus80", "version": 1}
  *     objects/sha256/<first 2 hex>/<sha256 hex>  file contents, shared by all datasets
@@ -17,16 +17,13 @@
  */
 import { checkDtype, checkName, checkRawName, checkTag } from "../names.js";
 
+/** The layout marker (see marker.ts). */
 export const MARKER_KEY = "minus80.json";
 export const OBJECTS_PREFIX = "objects/sha256/";
 export const DATASETS_PREFIX = "datasets/";
 export const RAW_PREFIX = "raw/";
 /** The layout roots `nuke` clears (nothing else in a shared bucket is touched). */
 export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX] as const;
-
-export const LAYOUT_FORMAT = "minus80";
-export const LAYOUT_VERSION = 1;
-export const MARKER_BODY = JSON.stringify({ format: LAYOUT_FORMAT, version: LAYOUT_VERSION }) + "\n";
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const MANIFEST_SUFFIX = ".json";

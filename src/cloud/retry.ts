@@ -1,13 +1,16 @@
 /**
  * Retries for transient failures, in one place: `RetryingBackend` wraps any
- * Backend and retries what may succeed the second time (5xx, throttling,
- * reset or stalled connections — errors the backends mark `transient`),
- * with bounded exponential back-off and full jitter. It never retries a
- * refused key, a missing object, a conflict or an integrity failure.
+ * Backend and retries each call that may succeed the second time (5xx,
+ * throttling, reset or stalled connections — errors the backends mark
+ * `transient`), with bounded exponential back-off and full jitter. It never
+ * retries a refused key, a missing object, a conflict, an integrity failure
+ * or a cancelled call, and it stops waiting as soon as the call's signal
+ * is aborted.
  *
- * - A put is retried by sending the body again: a `Buffer` as is, a body
- *   factory by reopening the source. A bare stream cannot be replayed, so
- *   it is tried once.
+ * - Every verb is retried on its own, the parts of a multipart upload
+ *   included: a failed part is sent again, not the whole file (the
+ *   upload's steps are scheduled above, in `transfer/multipart.ts`).
+ * - A body is sent again as it is (a Buffer) or reopened (a factory).
  * - A read that breaks mid-way resumes where it stopped (a ranged read of
  *   the same object version), so a flaky link does not restart a 50 GiB
  *   download; the caller's sha256 check covers the joined bytes.
@@ -18,21 +21,23 @@
  *   backend.stats.retries   // how many requests were retried
  */
 import { PassThrough, type Readable } from "node:stream";
-import { Minus80Error } from "../errors.js";
-import {
-  isFileBody,
-  isTransient,
-  type Backend,
-  type GetOptions,
-  type GetResult,
-  type HeadResult,
-  type ListOptions,
-  type ObjectInfo,
-  type PendingUpload,
-  type PutBody,
-  type PutOptions,
-  type RangedReadHint,
+import { CancelledError, type Minus80Error } from "../errors.js";
+import type {
+  Backend,
+  CompleteUploadOptions,
+  GetOptions,
+  GetResult,
+  HeadResult,
+  ListOptions,
+  ObjectInfo,
+  PartsHint,
+  PendingUpload,
+  PutBody,
+  PutOptions,
+  RequestOptions,
+  StartUploadOptions,
 } from "./backends/backend.js";
+import { isTransient } from "./backends/errors.js";
 
 /** Tries per operation, the first included. */
 export const MAX_ATTEMPTS = 5;
@@ -85,35 +90,41 @@ export function backoffDelay(attempt: number, policy: RetryPolicy): number {
   return Math.floor(policy.random() * window);
 }
 
-/** Wraps an error already retried to exhaustion, so an outer retry does not start over. */
-class GaveUp extends Error {
-  constructor(readonly error: Minus80Error) {
-    super(error.message);
-  }
+/** Waits `ms`, or until `signal` is aborted (then CANCELLED). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `fn`, retrying transient failures per `policy`.
  *
- * @example await retry("head", () => backend.head(key), DEFAULT_RETRY_POLICY)
+ * @example await retry("head", () => backend.head(key), { policy: DEFAULT_RETRY_POLICY })
  */
 export async function retry<T>(
   op: string,
   fn: (attempt: number) => Promise<T>,
-  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
-  onRetry?: (e: RetryEvent) => void,
-  key?: string,
+  opts: { policy?: RetryPolicy; onRetry?: (e: RetryEvent) => void; key?: string; signal?: AbortSignal } = {},
 ): Promise<T> {
+  const policy = opts.policy ?? DEFAULT_RETRY_POLICY;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!isTransient(err) || attempt >= policy.maxAttempts) throw err;
+      if (!isTransient(err) || attempt >= policy.maxAttempts || opts.signal?.aborted) throw err;
       const delayMs = backoffDelay(attempt, policy);
-      onRetry?.({ op, key, attempt, delayMs, error: err as Minus80Error });
-      await sleep(delayMs);
+      opts.onRetry?.({ op, ...(opts.key !== undefined ? { key: opts.key } : {}), attempt, delayMs, error: err as Minus80Error });
+      await sleep(delayMs, opts.signal);
     }
   }
 }
@@ -134,9 +145,9 @@ export class RetryingBackend implements Backend {
     return this.inner.location;
   }
 
-  private async run<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+  private async run<T>(op: string, key: string | undefined, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     try {
-      return await retry(op, fn, this.policy, (e) => this.count(e), key);
+      return await retry(op, fn, { policy: this.policy, onRetry: (e) => this.count(e), key, signal });
     } catch (err) {
       if (isTransient(err)) this.stats.gaveUp++;
       throw err;
@@ -150,103 +161,89 @@ export class RetryingBackend implements Backend {
     this.onRetry?.(e);
   }
 
-  ensureBucket(): Promise<{ created: boolean }> {
-    return this.run("ensure bucket", undefined, () => this.inner.ensureBucket());
-  }
-
-  get rangedReads(): RangedReadHint | undefined {
+  get rangedReads(): PartsHint | undefined {
     return this.inner.rangedReads;
   }
 
+  get multipartWrites(): PartsHint | undefined {
+    return this.inner.multipartWrites;
+  }
+
+  ensureBucket(opts: RequestOptions = {}): Promise<{ created: boolean }> {
+    return this.run("ensure bucket", undefined, opts.signal, () => this.inner.ensureBucket(opts));
+  }
+
   put(key: string, body: PutBody, opts: PutOptions): Promise<void> {
-    if (isFileBody(body)) {
-      // Each request of a multipart upload (one part, say) is retried on its
-      // own; once one has used up its tries, sending the whole file again
-      // would only multiply them. A single PUT is retried whole.
-      const exhausted = new WeakSet<object>();
-      const retryStep = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
-        try {
-          return await this.run(op, key, fn);
-        } catch (err) {
-          if (typeof err === "object" && err !== null) exhausted.add(err);
-          throw err;
-        }
-      };
-      return this.run("put", key, async () => {
-        try {
-          return await this.inner.put(key, body, { ...opts, retryStep });
-        } catch (err) {
-          if (typeof err === "object" && err !== null && exhausted.has(err) && isTransient(err)) throw new GaveUp(err as Minus80Error);
-          throw err;
-        }
-      }).catch((err: unknown) => {
-        throw err instanceof GaveUp ? err.error : err;
-      });
-    }
-    const replayable = Buffer.isBuffer(body) || typeof body === "function";
-    if (!replayable) return this.inner.put(key, body, opts);
-    return this.run("put", key, () => this.inner.put(key, body, opts));
+    return this.run("put", key, opts.signal, () => this.inner.put(key, body, opts));
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<GetResult> {
-    const first = await this.run("get", key, () => this.inner.get(key, opts));
-    return { ...first, body: this.resumable(key, first, opts.offset ?? 0, opts.end) };
+    const first = await this.run("get", key, opts.signal, () => this.inner.get(key, opts));
+    return { ...first, body: this.resumable(key, first, opts) };
   }
 
-  head(key: string): Promise<HeadResult> {
-    return this.run("head", key, () => this.inner.head(key));
+  head(key: string, opts: RequestOptions = {}): Promise<HeadResult> {
+    return this.run("head", key, opts.signal, () => this.inner.head(key, opts));
   }
 
   async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ObjectInfo> {
     let after = opts.startAfter;
     for (let attempt = 1; ; attempt++) {
       try {
-        for await (const o of this.inner.list(prefix, after === undefined ? {} : { startAfter: after })) {
+        for await (const o of this.inner.list(prefix, { ...opts, ...(after === undefined ? {} : { startAfter: after }) })) {
           after = o.key;
           attempt = 1; // progress was made: the budget is per stall, not per listing
           yield o;
         }
         return;
       } catch (err) {
-        if (!isTransient(err) || attempt >= this.policy.maxAttempts) {
+        if (!isTransient(err) || attempt >= this.policy.maxAttempts || opts.signal?.aborted) {
           if (isTransient(err)) this.stats.gaveUp++;
           throw err;
         }
         const delayMs = backoffDelay(attempt, this.policy);
         this.count({ op: "list", key: prefix, attempt, delayMs, error: err as Minus80Error });
-        await sleep(delayMs);
+        await sleep(delayMs, opts.signal);
       }
     }
   }
 
-  delete(key: string): Promise<void> {
-    return this.run("delete", key, () => this.inner.delete(key));
+  delete(key: string, opts: RequestOptions = {}): Promise<void> {
+    return this.run("delete", key, opts.signal, () => this.inner.delete(key, opts));
   }
 
-  deleteMany(keys: readonly string[]): Promise<void> {
-    return this.run("delete", keys[0], () => this.inner.deleteMany(keys));
+  deleteMany(keys: readonly string[], opts: RequestOptions = {}): Promise<void> {
+    return this.run("delete", keys[0], opts.signal, () => this.inner.deleteMany(keys, opts));
   }
 
-  touch(key: string): Promise<Date | undefined> {
-    return this.run("refresh", key, () => this.inner.touch(key));
+  touch(key: string, opts: RequestOptions = {}): Promise<Date | undefined> {
+    return this.run("refresh", key, opts.signal, () => this.inner.touch(key, opts));
   }
 
-  async *listUploads(prefix: string): AsyncIterable<PendingUpload> {
+  startUpload(key: string, opts: StartUploadOptions = {}): Promise<PendingUpload> {
+    return this.run("start upload", key, opts.signal, () => this.inner.startUpload(key, opts));
+  }
+
+  uploadPart(upload: PendingUpload, partNumber: number, body: PutBody, size: number, opts: RequestOptions = {}): Promise<string> {
+    return this.run("upload part", upload.key, opts.signal, () => this.inner.uploadPart(upload, partNumber, body, size, opts));
+  }
+
+  completeUpload(upload: PendingUpload, etags: readonly string[], opts: CompleteUploadOptions = {}): Promise<void> {
+    return this.run("complete upload", upload.key, opts.signal, () => this.inner.completeUpload(upload, etags, opts));
+  }
+
+  abortUpload(upload: PendingUpload, opts: RequestOptions = {}): Promise<void> {
+    return this.run("abort upload", upload.key, opts.signal, () => this.inner.abortUpload(upload, opts));
+  }
+
+  async *listUploads(prefix: string, opts: RequestOptions = {}): AsyncIterable<PendingUpload> {
     // Upload listings cannot resume by key alone: take them whole, with retries.
-    const all = await this.run("list uploads", prefix, async () => {
+    const all = await this.run("list uploads", prefix, opts.signal, async () => {
       const out: PendingUpload[] = [];
-      for await (const u of this.inner.listUploads(prefix)) out.push(u);
+      for await (const u of this.inner.listUploads(prefix, opts)) out.push(u);
       return out;
     });
     yield* all;
-  }
-
-  abortUpload(upload: PendingUpload): Promise<void> {
-    return this.run("abort upload", upload.key, () => this.inner.abortUpload(upload));
-  }
-
-  isNotFound(err: unknown): boolean {
-    return this.inner.isNotFound(err);
   }
 
   close(): void {
@@ -259,9 +256,10 @@ export class RetryingBackend implements Backend {
    * carries on. Each break gets the full retry budget only if bytes flowed
    * since the last one.
    */
-  private resumable(key: string, first: GetResult, start: number, end?: number): Readable {
+  private resumable(key: string, first: GetResult, opts: GetOptions): Readable {
+    const { end, signal } = opts;
     const out = new PassThrough();
-    let offset = start;
+    let offset = opts.offset ?? 0;
     let attempt = 0;
     let current: Readable = first.body;
     let finished = false;
@@ -285,17 +283,17 @@ export class RetryingBackend implements Backend {
       current.destroy(); // release the broken connection's resources
       if (finished || out.destroyed) return;
       attempt++;
-      if (!isTransient(err) || attempt >= this.policy.maxAttempts || offset >= Math.min(end ?? first.size, first.size)) {
+      if (!isTransient(err) || attempt >= this.policy.maxAttempts || signal?.aborted || offset >= Math.min(end ?? first.size, first.size)) {
         if (isTransient(err)) this.stats.gaveUp++;
         out.destroy(err as Error);
         return;
       }
       const delayMs = backoffDelay(attempt, this.policy);
       this.count({ op: "get", key, attempt, delayMs, error: err as Minus80Error });
-      await sleep(delayMs);
-      if (out.destroyed) return;
       try {
-        const next = await this.inner.get(key, { offset, ...(end !== undefined ? { end } : {}), ...(first.etag ? { ifMatch: first.etag } : {}) });
+        await sleep(delayMs, signal);
+        if (out.destroyed) return;
+        const next = await this.inner.get(key, { offset, ...(end !== undefined ? { end } : {}), ...(first.etag ? { ifMatch: first.etag } : {}), ...(signal ? { signal } : {}) });
         attach(next.body);
       } catch (e) {
         await onError(e);

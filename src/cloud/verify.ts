@@ -22,17 +22,19 @@
  *   report.ok                 // false
  *   report.problems[0]        // { kind: "damaged", key: "objects/sha256/ab/ab12...", tags: ["Cohort.TestCohort:v1"], ... }
  */
-import { createHash } from "node:crypto";
-import { forEachLimit } from "../concurrency.js";
-import { DatasetNotFoundError, InvalidArgumentError, Minus80Error, TagNotFoundError } from "../errors.js";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DatasetNotFoundError, hasCode, InvalidArgumentError, TagNotFoundError } from "../errors.js";
+import { HashingStream } from "../integrity/hashingStream.js";
+import { forEachLimit } from "../limits.js";
 import { checkDtype, checkName, checkTag, formatSlug } from "../names.js";
-import type { ProgressListener } from "../progress.js";
-import { fetchManifest, remoteTags, type CloudContext } from "./datasets.js";
+import { TransferMeter, type ProgressListener } from "../progress.js";
+import { isObjectNotFound } from "./backends/errors.js";
 import { datasetPrefix, manifestKey, objectKey, parseManifestKey, parseRawKey, rawPrefix } from "./layout.js";
-import { TransferMeter } from "./progress.js";
 import { SHA256_METADATA } from "./raw.js";
+import { fetchManifest, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
 
-export interface VerifyOptions {
+export interface VerifyOptions extends OperationOptions {
   /** only this dtype (default: every dataset) */
   dtype?: string;
   /** only this dataset (needs `dtype`) */
@@ -100,6 +102,7 @@ interface ObjectRefs {
  */
 export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const { backend } = ctx;
+  const { signal } = opts;
   const refs = await selectManifests(ctx, opts);
   const problems: VerifyProblem[] = [];
   const objects = new Map<string, ObjectRefs>();
@@ -108,10 +111,10 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
     const slug = formatSlug(ref.dtype, ref.name, ref.tag);
     let files;
     try {
-      files = (await fetchManifest(backend, ref.dtype, ref.name, ref.tag)).files;
+      files = (await fetchManifest(backend, ref.dtype, ref.name, ref.tag, signal)).files;
     } catch (err) {
-      if (backend.isNotFound(err)) return; // removed meanwhile
-      if (err instanceof Minus80Error && err.code === "INTEGRITY") {
+      if (isObjectNotFound(err)) return; // removed meanwhile
+      if (hasCode(err, "INTEGRITY")) {
         problems.push({ kind: "invalid_manifest", key: manifestKey(ref.dtype, ref.name, ref.tag), message: err.message, tags: [slug] });
         return;
       }
@@ -124,13 +127,13 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
       if (!slugs) o.sizes.set(e.size, (slugs = new Set()));
       slugs.add(slug);
     }
-  });
+  }, signal);
 
   // Raw files are listed up front so the progress total covers them too.
   const rawKeys: string[] = [];
   let rawBytes = 0;
   if (opts.raw ?? opts.dtype === undefined) {
-    for await (const o of backend.list(rawPrefix(opts.dtype))) {
+    for await (const o of backend.list(rawPrefix(opts.dtype), { signal })) {
       if (!parseRawKey(o.key)) continue;
       rawKeys.push(o.key);
       rawBytes += o.size;
@@ -144,7 +147,7 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
     const key = objectKey(o.sha256);
     const allTags = sortedTags([...o.sizes.values()]);
     const sizes = [...o.sizes.keys()];
-    const got = await rehash(ctx, key, (n) => meter.add(key, n));
+    const got = await rehash(ctx, key, (n) => meter.add(key, n), signal);
     if (!got) {
       problems.push({ kind: "missing", key, message: `object ${key} is missing`, tags: allTags, expected: { sha256: o.sha256, size: sizes[0]! } });
       return;
@@ -178,7 +181,7 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
   const unverifiable: string[] = [];
   let rawFiles = 0;
   await forEachLimit(rawKeys, ctx.concurrency, async (key) => {
-    const got = await rehash(ctx, key, (n) => meter.add(key, n));
+    const got = await rehash(ctx, key, (n) => meter.add(key, n), signal);
     if (!got) return; // removed meanwhile
     rawFiles++;
     bytes += got.size;
@@ -197,7 +200,7 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
         actual: { sha256: got.sha256, size: got.size },
       });
     }
-  });
+  }, signal);
   meter.done();
 
   problems.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.kind.localeCompare(b.kind)));
@@ -228,18 +231,14 @@ async function selectManifests(ctx: CloudContext, opts: VerifyOptions): Promise<
   }
   if (opts.dtype !== undefined && opts.name !== undefined) {
     const { dtype, name } = opts;
-    const tags = await remoteTags(backend, dtype, name);
+    const tags = await remoteTags(backend, dtype, name, opts.signal);
     if (tags.length === 0) throw new DatasetNotFoundError(formatSlug(dtype, name), "cloud");
     if (opts.tag === undefined) return tags.map((tag) => ({ dtype, name, tag }));
-    if (!tags.includes(opts.tag)) {
-      const e = new TagNotFoundError(formatSlug(dtype, name), opts.tag, "cloud");
-      e.message += ` (tags there: ${tags.join(", ")})`;
-      throw e;
-    }
+    if (!tags.includes(opts.tag)) throw new TagNotFoundError(formatSlug(dtype, name), opts.tag, "cloud", tags);
     return [{ dtype, name, tag: opts.tag }];
   }
   const out: ManifestRef[] = [];
-  for await (const o of backend.list(datasetPrefix(opts.dtype))) {
+  for await (const o of backend.list(datasetPrefix(opts.dtype), { signal: opts.signal })) {
     const m = parseManifestKey(o.key);
     if (m && (opts.dtype === undefined || m.dtype === opts.dtype)) out.push(m);
   }
@@ -254,22 +253,19 @@ async function rehash(
   ctx: CloudContext,
   key: string,
   onBytes: (n: number) => void,
+  signal?: AbortSignal,
 ): Promise<{ sha256: string; size: number; metadata: Record<string, string> } | undefined> {
   let r;
   try {
-    r = await ctx.backend.get(key);
+    r = await ctx.backend.get(key, { signal });
   } catch (err) {
-    if (ctx.backend.isNotFound(err)) return undefined;
+    if (isObjectNotFound(err)) return undefined;
     throw err;
   }
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of r.body as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-    onBytes(chunk.length);
-  }
-  return { sha256: hash.digest("hex"), size, metadata: r.metadata };
+  const hash = new HashingStream({ source: key, onChunk: (_o, chunk) => onBytes(chunk.length) });
+  const discard = new Writable({ write: (_c, _e, cb) => cb() });
+  await pipeline(r.body, hash, discard, ...(signal ? [{ signal }] : []));
+  return { ...hash.result(), metadata: r.metadata };
 }
 
 function sortedTags(sets: Iterable<Set<string>>): string[] {

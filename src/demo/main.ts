@@ -1,5 +1,5 @@
 /**
- * The README's main job (`npm run demo`): the seed's cloud walk-through,
+ * The README's main job (`npm run demo`): the original minus80's cloud walk-through,
  * run for real against a throwaway S3 server (s3rver) on 127.0.0.1 with a
  * temporary config and base directory. It narrates every step and checks
  * it; the exit status is 0 only if every check held.
@@ -99,7 +99,7 @@ async function main(): Promise<number> {
   let server: EmbeddedS3 | undefined;
   let cloud: CloudData | undefined;
   try {
-    say("minus80 demo: the seed's cloud walk-through against a throwaway S3 server\n");
+    say("minus80 demo: the original minus80's cloud walk-through against a throwaway S3 server\n");
     server = await startEmbeddedS3(path.join(root, "s3"));
     const configFile = path.join(root, "minus80.conf");
     const basedir = path.join(root, "freezer");

@@ -4,21 +4,16 @@
  * tags or datasets hold it. Objects are read-only and only ever appear under
  * their final name once complete and verified.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
-import { Transform, type Readable } from "node:stream";
-import { IntegrityError } from "../errors.js";
-import { hashFile, isTempName, tempPathFor, type HashResult } from "./files.js";
+import { checkUnchanged, type FileStamp } from "../integrity/fileStamp.js";
+import { mismatchError, type HashResult } from "../integrity/hashingStream.js";
+import { hashFile, isTempName, tempPathFor } from "./files.js";
 import { hashPool } from "./hashPool.js";
 
-/** What shows a file changed: mtime can be set back, ctime cannot. */
-export interface FileStamp {
-  mtimeMs: number;
-  ctimeMs: number;
-}
+/** Fills a temporary file with an object's bytes and returns what they hash to. */
+export type FillObject = (tmpFile: string) => Promise<HashResult>;
 
 export class BlobStore {
   constructor(readonly root: string) {}
@@ -26,6 +21,11 @@ export class BlobStore {
   /** `objects/sha256/ab/ab12...` under the store root */
   pathOf(sha256: string): string {
     return path.join(this.root, sha256.slice(0, 2), sha256);
+  }
+
+  /** The stored object as a file to send, and the sha256 it must still hash to (see integrity/checkedFile.ts). */
+  sourceOf(sha256: string): { file: string; sha256: string } {
+    return { file: this.pathOf(sha256), sha256 };
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -53,10 +53,7 @@ export class BlobStore {
       await fsp.copyFile(file, tmp, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
       // Re-hashing the copy would read the file a second time; a file changed between
       // hashing and copying shows in its size, mtime or ctime instead (ctime cannot be faked).
-      const after = await fsp.stat(file);
-      if (after.size !== h.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
-        throw new IntegrityError(`file ${file} changed while it was being frozen; freeze again when it is no longer being written`, { path: file });
-      }
+      await checkUnchanged(file, { ...before, size: h.size }, "while it was being frozen");
       await fsp.chmod(tmp, 0o444);
       await fsp.rename(tmp, target);
     } finally {
@@ -75,10 +72,7 @@ export class BlobStore {
     const tmp = tempPathFor(path.join(this.root, "ingest"));
     try {
       const h = await hashPool().hashAndCopy(file, tmp);
-      const after = await fsp.stat(file);
-      if (after.size !== h.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
-        throw new IntegrityError(`file ${file} changed while it was being frozen; freeze again when it is no longer being written`, { path: file });
-      }
+      await checkUnchanged(file, { ...before, size: h.size }, "while it was being frozen");
       if (await this.has(h.sha256)) return { ...h, added: false };
       const target = this.pathOf(h.sha256);
       await fsp.mkdir(path.dirname(target), { recursive: true });
@@ -90,46 +84,30 @@ export class BlobStore {
   }
 
   /**
-   * Writes a stream into the store, checking its sha256 and size while it
-   * flows. On a mismatch nothing is stored and INTEGRITY names `source`.
+   * Stores an object fetched from elsewhere: `fill` writes its bytes to a
+   * temporary file in the store; they get their final name only if they
+   * hash to `expect`, else INTEGRITY and nothing is stored.
+   *
+   * @example await blobs.addFetched({ sha256, size }, (tmp) => downloadObject(backend, key, tmp, ...))
    */
-  async addStream(
-    body: Readable,
-    expect: HashResult,
-    source: string,
-    onBytes?: (n: number) => void,
-  ): Promise<void> {
+  async addFetched(expect: HashResult, fill: FillObject): Promise<void> {
     const target = this.pathOf(expect.sha256);
     await this.ensureShardDir(target);
     const tmp = tempPathFor(target);
-    const hash = createHash("sha256");
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (size > expect.size) {
-          cb(new IntegrityError(`object ${source} is larger than its manifest says (${expect.size} bytes)`, { key: source, expected: expect.size }));
-          return;
-        }
-        onBytes?.(chunk.length);
-        cb(null, chunk);
-      },
-    });
     try {
-      await pipeline(body, meter, fs.createWriteStream(tmp, { mode: 0o444 }));
-      const sha256 = hash.digest("hex");
-      if (size !== expect.size || sha256 !== expect.sha256) {
-        throw new IntegrityError(
-          `object ${source} is damaged: expected sha256 ${expect.sha256} (${expect.size} bytes), got ${sha256} (${size} bytes)`,
-          { key: source, expected: expect.sha256, actual: sha256 },
-        );
-      }
+      const got = await fill(tmp);
+      if (got.sha256 !== expect.sha256 || got.size !== expect.size) throw mismatchError(`object ${expect.sha256}`, expect, got);
+      await fsp.chmod(tmp, 0o444);
       await fsp.rename(tmp, target);
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       throw err;
     }
+  }
+
+  /** Removes these objects (the caller holds the store lock and knows no tag references them). */
+  async remove(shas: Iterable<string>): Promise<void> {
+    for (const sha of shas) await fsp.rm(this.pathOf(sha), { force: true });
   }
 
   /** Shard folders known to exist (created by this process or found), so each costs one mkdir. */

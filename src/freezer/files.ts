@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import type { HashResult } from "../integrity/hashingStream.js";
 
 /** Read buffer for hashing and copying: large reads keep sha256 near disk speed. */
 export const READ_CHUNK = 1024 * 1024;
@@ -44,10 +45,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   }
 }
 
-export interface HashResult {
-  sha256: string;
-  size: number;
-}
+export type { HashResult } from "../integrity/hashingStream.js";
 
 /** Streams a file through sha256. */
 export async function hashFile(file: string): Promise<HashResult> {

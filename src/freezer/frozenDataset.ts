@@ -11,13 +11,15 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { IntegrityError, InvalidArgumentError, Minus80Error, TagNotFoundError } from "../errors.js";
+import { IntegrityError, InvalidArgumentError, TagConflictError, TagExistsError, TagNotFoundError, throwIfCancelled, UnsavedChangesError } from "../errors.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
 import { pathExists, pruneEmptyDirs, tempPathFor, walkFiles, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
-import { forEachLimit } from "../concurrency.js";
+import { forEachLimit } from "../limits.js";
 import { hashPool } from "./hashPool.js";
+import { materialize } from "./materialize.js";
+import { importTag, type FetchObject, type ImportCounts, type ImportOptions, type ImportTarget } from "./importTag.js";
 import type { ProgressListener } from "../progress.js";
 import { badPathReason, buildTagManifest, emptyFileMap, LATEST_TAG, sortPaths, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
 
@@ -39,7 +41,7 @@ export interface FileChanges {
 
 
 /** The parts of the Freezer a dataset needs (kept narrow to avoid a cycle). */
-export interface FreezerContext {
+export interface FreezerContext extends ImportTarget {
   readonly blobs: BlobStore;
   withStoreLock<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -163,6 +165,7 @@ export class FrozenDataset {
   private async snapshotWithStamps(
     onProgress?: ProgressListener,
     store = false,
+    signal?: AbortSignal,
   ): Promise<{ files: Record<string, FileEntry>; stamps: Record<string, StatCacheEntry> }> {
     this.recoverInterruptedThaw();
     const paths = await walkFiles(this.thawedDir);
@@ -200,7 +203,7 @@ export class FrozenDataset {
       next[rel] = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256 };
       done++;
       onProgress?.({ phase: store ? "freeze" : "hash", loaded: done, total: paths.length, key: rel });
-    });
+    }, signal);
     await writeFileAtomic(this.statCachePath, JSON.stringify(next)).catch(() => undefined);
     const sorted = emptyFileMap();
     for (const p of sortPaths(Object.keys(files))) sorted[p] = files[p]!;
@@ -221,19 +224,20 @@ export class FrozenDataset {
    *
    * @example await ds.freeze("v1")
    */
-  async freeze(tag: string, opts: { onProgress?: ProgressListener } = {}): Promise<TagManifest> {
+  async freeze(tag: string, opts: { onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<TagManifest> {
     checkTag(tag);
     this.ensureCreated();
     return this.withLock(() =>
       this.freezer.withStoreLock(async () => {
         const before = this.readManifest();
         if (tag in before.tags && tag !== LATEST_TAG) {
-          throw new Minus80Error("TAG_EXISTS", `tag ${this.slug}:${tag} already exists; tags are immutable, choose a new tag name`, {
+          throw new TagExistsError(`tag ${this.slug}:${tag} already exists; tags are immutable, choose a new tag name`, {
             slug: this.slug,
             tag,
           });
         }
-        const { files } = await this.snapshotWithStamps(opts.onProgress, true);
+        const { files } = await this.snapshotWithStamps(opts.onProgress, true, opts.signal);
+        throwIfCancelled(opts.signal); // the new contents stay unreferenced: the next local gc removes them
         const manifest = buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: before.head, files });
         const after = this.readManifest();
         after.tags[tag] = manifest;
@@ -270,14 +274,15 @@ export class FrozenDataset {
    * files) when the working copy differs from the tag it came from, unless
    * `force`. The swap is atomic: a crash leaves the old or the new state.
    */
-  async thaw(tag: string, opts: { force?: boolean; onProgress?: ProgressListener } = {}): Promise<void> {
+  async thaw(tag: string, opts: { force?: boolean; onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {
     checkTag(tag);
     return this.withLock(async () => {
       const m = this.readManifest();
       const target = m.tags[tag];
       if (!target) throw new TagNotFoundError(this.slug, tag);
       if (!opts.force) await this.refuseUnsaved(tag);
-      await this.materialize(target, opts.onProgress);
+      await materialize(this.freezer.blobs, this, target, { onProgress: opts.onProgress, signal: opts.signal });
+      await fsp.rm(this.statCachePath, { force: true });
       const after = this.readManifest();
       after.head = tag;
       await this.writeManifest(after);
@@ -289,54 +294,10 @@ export class FrozenDataset {
     const changes = await this.fileChanges();
     const n = changes.new.length + changes.changed.length + changes.deleted.length;
     if (n > 0) {
-      throw new Minus80Error(
-        "UNSAVED_CHANGES",
+      throw new UnsavedChangesError(
         `${this.slug} has unsaved changes (${describeChanges(changes)}); freeze them as a new tag first, or force to discard them and get ${wanted}`,
         { slug: this.slug, tag: wanted, ...changes },
       );
-    }
-  }
-
-  /** Builds the tag's files in a temporary directory, then swaps it in. */
-  private async materialize(target: TagManifest, onProgress?: ProgressListener): Promise<void> {
-    const staging = path.join(this.dir, `.thawed.tmp-${process.pid}-${Date.now()}`);
-    await fsp.mkdir(staging, { recursive: true });
-    try {
-      const paths = Object.keys(target.files);
-      for (const rel of paths) {
-        if (!isInside(staging, path.join(staging, rel))) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
-      }
-      // Each folder once, parents first, rather than a recursive mkdir per file.
-      const dirs = [...new Set(paths.map((rel) => path.dirname(path.join(staging, rel))))].sort();
-      for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
-      let done = 0;
-      await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
-        const entry = target.files[rel]!;
-        const dest = path.join(staging, rel);
-        const src = this.freezer.blobs.pathOf(entry.sha256);
-        try {
-          await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === "ENOENT" && !(await pathExists(src))) {
-            throw new IntegrityError(`object ${entry.sha256} of ${this.slug}:${target.tag} (${rel}) is missing from the local store`, {
-              path: rel,
-              sha256: entry.sha256,
-            });
-          }
-          throw err;
-        }
-        await fsp.chmod(dest, 0o644);
-        done++;
-        onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });
-      });
-      const old = path.join(this.dir, `.thawed.old-${process.pid}-${Date.now()}`);
-      const hadOld = await pathExists(this.thawedDir);
-      if (hadOld) await fsp.rename(this.thawedDir, old);
-      await fsp.rename(staging, this.thawedDir);
-      if (hadOld) await fsp.rm(old, { recursive: true, force: true });
-      await fsp.rm(this.statCachePath, { force: true });
-    } finally {
-      await fsp.rm(staging, { recursive: true, force: true });
     }
   }
 
@@ -349,11 +310,22 @@ export class FrozenDataset {
   }
 
   /**
-   * Records a tag whose objects are already in the blob store (used when a
-   * tag is fetched from the cloud). The same tag with the same total is a
-   * no-op; a different one is TAG_CONFLICT, except for `latest`.
+   * Records a tag fetched from elsewhere, fetching the objects the local
+   * store lacks through `fetch` (see importTag.ts for the guarantees). The
+   * working copy is not touched: `thaw` it afterwards.
+   *
+   * @example await ds.importTag(manifest, (entry, tmp, onBytes) => download(entry, tmp, onBytes), { concurrency: 32 })
    */
-  async importTag(manifest: TagManifest): Promise<void> {
+  importTag(manifest: TagManifest, fetch: FetchObject, opts: ImportOptions): Promise<ImportCounts> {
+    return importTag(this.freezer, this, manifest, fetch, opts);
+  }
+
+  /**
+   * Records a tag whose objects are all in the blob store (the caller holds
+   * the locks). The same tag with the same total is a no-op; a different
+   * one is TAG_CONFLICT, except for `latest`.
+   */
+  async recordTag(manifest: TagManifest): Promise<void> {
     this.ensureCreated();
     for (const e of Object.values(manifest.files)) {
       if (!(await this.freezer.blobs.has(e.sha256))) {
@@ -363,10 +335,7 @@ export class FrozenDataset {
     const m = this.readManifest();
     const existing = m.tags[manifest.tag];
     if (existing && existing.total !== manifest.total && manifest.tag !== LATEST_TAG) {
-      throw new Minus80Error("TAG_CONFLICT", `local tag ${this.slug}:${manifest.tag} differs from the one fetched`, {
-        slug: this.slug,
-        tag: manifest.tag,
-      });
+      throw new TagConflictError(`local tag ${this.slug}:${manifest.tag} differs from the one fetched`, { slug: this.slug, tag: manifest.tag });
     }
     if (existing && existing.total === manifest.total) return;
     m.tags[manifest.tag] = manifest;
@@ -390,8 +359,4 @@ export function describeChanges(c: FileChanges): string {
   return parts.join("; ");
 }
 
-export function isInside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-}
 

@@ -10,6 +10,7 @@
  */
 import os from "node:os";
 import { Worker } from "node:worker_threads";
+import { CancelledError } from "../errors.js";
 
 /** Workers to start: one per core, a few at most (hashing is CPU-bound). */
 export const HASH_WORKERS = Math.max(1, Math.min(os.availableParallelism(), 4));
@@ -136,9 +137,36 @@ export class HashPool {
 
   constructor(private readonly size = HASH_WORKERS) {}
 
-  /** sha256 and size of a file; `onBytes` hears of the bytes hashed as it goes. */
-  hash(path: string, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
-    return this.submit(path, undefined, onBytes);
+  /**
+   * sha256 and size of a file; `onBytes` hears of the bytes hashed as it
+   * goes. Aborting `signal` ends it at once with CANCELLED (a running job's
+   * worker is stopped; the pool starts another when needed).
+   */
+  hash(path: string, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+    if (!signal) return this.submit(path, undefined, onBytes);
+    if (signal.aborted) return Promise.reject(new CancelledError(`hashing ${path}`));
+    let job: Job | undefined;
+    const done = new Promise<{ sha256: string; size: number }>((resolve, reject) => {
+      job = { id: this.nextId++, path, onBytes, resolve, reject };
+    });
+    const onAbort = () => this.cancel(job!, new CancelledError(`hashing ${path}`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.queue.push(job!);
+    this.pump();
+    return done.finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  /** Ends a job with `err`: dropped from the queue, or its worker stopped. */
+  private cancel(job: Job, err: Error): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    else if (job.worker && this.busy.get(job.worker) === job) {
+      this.busy.delete(job.worker);
+      this.started--;
+      void job.worker.terminate();
+      this.pump();
+    }
+    job.reject(err);
   }
 
   /** sha256 and size of a file, and a copy of it at `copyTo` (which must not exist; created read-only). */

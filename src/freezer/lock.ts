@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import lockfile from "proper-lockfile";
-import { Minus80Error } from "../errors.js";
+import { LockedError } from "../errors.js";
 
 export const LOCK_STALE_MS = 10_000;
 export const LOCK_UPDATE_MS = 2_000;
@@ -33,11 +33,11 @@ export async function withLock<T>(target: string, lockPath: string, what: string
       },
     });
   } catch (err) {
-    throw new Minus80Error("LOCKED", `${what} is locked by another minus80 process; try again when it has finished`, { lock: lockPath }, { cause: err });
+    throw new LockedError(`${what} is locked by another minus80 process; try again when it has finished`, { lock: lockPath }, { cause: err });
   }
   try {
     const result = await fn();
-    if (compromised) throw new Minus80Error("LOCKED", `lost the lock on ${what} while working: ${compromised.message}`, { lock: lockPath });
+    if (compromised) throw new LockedError(`lost the lock on ${what} while working: ${compromised.message}`, { lock: lockPath });
     return result;
   } finally {
     await release().catch(() => undefined);

@@ -22,7 +22,7 @@
 import fs from "node:fs";
 import type Database from "better-sqlite3";
 import { isMap, isScalar, parseDocument, type Node as YamlNode } from "yaml";
-import { InvalidArgumentError, Minus80Error, isMinus80Error } from "../errors.js";
+import { AccessionNotFoundError, InvalidArgumentError, isMinus80Error } from "../errors.js";
 import { Freezable, type FreezableOptions } from "../freezer/freezable.js";
 import { checkName } from "../names.js";
 import { Accession, checkAccessionLabel, type MetadataValue } from "./accession.js";
@@ -179,7 +179,7 @@ export class Cohort extends Freezable {
     const aid = this.lookup(key);
     if (aid === undefined) {
       const shown = key instanceof Accession ? key.name : key;
-      throw new Minus80Error("NOT_FOUND", `accession ${JSON.stringify(shown)} is not in ${this.slug}`, { cohort: this.slug, key: shown });
+      throw new AccessionNotFoundError(`accession ${JSON.stringify(shown)} is not in ${this.slug}`, { cohort: this.slug, key: shown });
     }
     return aid;
   }
@@ -219,7 +219,7 @@ export class Cohort extends Freezable {
    * @example c.randomAccession().name
    */
   randomAccession(opts: { random?: () => number } = {}): Accession {
-    if (this.size === 0) throw new Minus80Error("NOT_FOUND", `${this.slug} has no accessions to draw from`, { cohort: this.slug });
+    if (this.size === 0) throw new AccessionNotFoundError(`${this.slug} has no accessions to draw from`, { cohort: this.slug });
     return this.randomAccessions(1, opts)[0]!;
   }
 

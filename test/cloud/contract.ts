@@ -13,7 +13,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { expectCode } from "../helpers/assertions.js";
 import { CloudData, type CloudOpenOptions } from "../../src/cloud/cloudData.js";
-import { LIST_PAGE_KEYS } from "../../src/cloud/datasets.js";
+import { LIST_PAGE_KEYS } from "../../src/cloud/remoteObjects.js";
 import { manifestKey, objectKey, rawKey } from "../../src/cloud/layout.js";
 import { Minus80Error } from "../../src/errors.js";
 import { computeTotal, serializeTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
@@ -331,7 +331,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(await a.remove("TestCohort", DTYPE)).toEqual({ removed: 1 });
         expect(await a.list()).toEqual({});
         await expectCode(a.remove("TestCohort", DTYPE), "DATASET_NOT_FOUND");
-        await expectCode(a.remove("x.fastq", "fastq", { raw: true }), "NOT_FOUND");
+        await expectCode(a.remove("x.fastq", "fastq", { raw: true }), "RAW_FILE_NOT_FOUND");
       });
 
       it("gc keeps referenced and recent objects, deletes the rest (dry run first), and aborts stale uploads", async () => {
@@ -472,7 +472,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect((await a.list({ raw: true, tags: true })).fastq![0]).toMatchObject({ name: "R1.fastq", size: 16, sha256: sha256("@r1\nTTTT\n+\nIIII\n") });
         expect(await a.remove("R1.fastq", "fastq", { raw: true })).toEqual({ removed: 1 });
         expect(await a.list({ raw: true })).toEqual({});
-        await expectCode(a.get("R1.fastq", "fastq", { raw: true, output: out }), "NOT_FOUND");
+        await expectCode(a.get("R1.fastq", "fastq", { raw: true, output: out }), "RAW_FILE_NOT_FOUND");
       });
 
       it("an object without sha256 metadata (another tool's upload) is listed and pulled, size-checked, its sha256 reported", async () => {
@@ -488,7 +488,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
 
       it("refuses bad names before touching anything", async () => {
         const a = await open();
-        await expectCode(a.put(path.join(session.env.root, "nope.fastq"), "fastq", { raw: true }), "NOT_FOUND");
+        await expectCode(a.put(path.join(session.env.root, "nope.fastq"), "fastq", { raw: true }), "FILE_NOT_FOUND");
         await expectCode(a.put(session.env.root, "bad/dtype", { raw: true }), "INVALID_NAME");
         await expectCode(a.get("../etc/passwd", "fastq", { raw: true }), "INVALID_NAME");
         await expectCode(a.get("..", "fastq", { raw: true }), "INVALID_NAME");
@@ -536,7 +536,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         return runCliAsync(args, { env: { ...session.env.env, MINUS80_CONFIG: cfg, MINUS80_BASEDIR: path.join(session.env.root, "freezer-a") }, cwd: session.env.root });
       }
 
-      it("cloud ls/push/pull/remove/gc/nuke as DESIGN.md describes, with the seed's human format", async () => {
+      it("cloud ls/push/pull/remove/gc/nuke as docs/contract.md describes, with the original's human format", async () => {
         expect(await cli("cloud", "ls")).toMatchObject({ status: 0, stdout: "Nothing here yet!\n" });
         const a = await open("a");
         await frozen(a, "TestCohort", { "a.txt": "1" }, "v1");

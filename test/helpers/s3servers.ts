@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { CreateMultipartUploadCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { startEmbeddedS3 } from "../../src/demo/embeddedS3.js";
-import { FOLDER_STATE_DIR } from "../../src/cloud/backends/folder.js";
+import { FOLDER_STATE_DIR } from "../../src/cloud/backends/folder/folderFiles.js";
 
 export interface TargetSettings {
   endpoint: string;

@@ -1,7 +1,7 @@
 /**
  * Generators shared by the property tests: hostile strings (unicode,
  * control characters, separators, lone surrogates, very long) and the
- * DESIGN.md naming rules written independently of src/names.ts, as oracles.
+ * docs/contract.md naming rules written independently of src/names.ts, as oracles.
  */
 import fc from "fast-check";
 
@@ -44,7 +44,7 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: validTag },
 );
 
-// ---- oracles, written from DESIGN.md "Names" (not from src/names.ts) ----
+// ---- oracles, written from docs/contract.md "Names" (not from src/names.ts) ----
 
 /** dtype and name: 1-128 letters, digits, `_` and `-`. */
 export const NAME_ORACLE = /^[A-Za-z0-9_-]{1,128}$/;
@@ -60,7 +60,7 @@ export function rawNameOracle(s: string): boolean {
 }
 
 /**
- * Raw names where src/names.ts and a strict reading of DESIGN.md disagree
+ * Raw names where src/names.ts and a strict reading of docs/contract.md disagree
  * (see the KNOWN BUG tests): C1 control characters, lone surrogates, and
  * names longer than 255 bytes in UTF-8 (the usual file-system limit).
  */

@@ -165,7 +165,7 @@ describe.runIf(cliBuilt)("the CLI refuses bad names with exit status 2 and touch
   // KNOWN BUG (src/freezer/freezer.ts matcher(): an empty pattern means "no filter"):
   // `minus80 delete Cohort "" --force` — e.g. a script with an unset $NAME — deletes
   // EVERY Cohort with all its tags and exits 0; `delete "" "" --force` empties the
-  // freezer. DESIGN.md: a name is 1-128 characters; "" must be refused (exit 2).
+  // freezer. docs/contract.md: a name is 1-128 characters; "" must be refused (exit 2).
   it("delete with an empty dtype or name is refused and deletes nothing", () => {
     const own = populatedSandbox();
     try {

@@ -113,7 +113,7 @@ const configArb = fc.record(
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const absent = (v: unknown) => v === undefined || v === null;
 
-/** The keys DESIGN.md's schema says are wrong, by an independent reading of it. */
+/** The keys docs/contract.md's schema says are wrong, by an independent reading of it. */
 function wrongKeys(c: Record<string, unknown>): string[] {
   const bad: string[] = [];
   const opt = c.options;

@@ -40,7 +40,7 @@ function disputedPath(p: string): boolean {
 
 const segmentChar = fc
   .oneof({ weight: 8, arbitrary: fc.constantFrom(...TAG_CHARS, " ", "é", "\u{1F600}", "#", "%", "~") }, { weight: 2, arbitrary: nastyUnit })
-  // control characters are refused in paths (stricter than DESIGN.md: they would reach terminals in messages)
+  // control characters are refused in paths (stricter than docs/contract.md: they would reach terminals in messages)
   .filter((c) => !/[/\\\0\u0001-\u001f\u007f]/.test(c));
 
 const segment = fc

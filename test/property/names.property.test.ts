@@ -1,5 +1,5 @@
 /**
- * Properties of the naming rules (DESIGN.md "Names") over hostile strings:
+ * Properties of the naming rules (docs/contract.md "Names") over hostile strings:
  * every value either passes (as an independent oracle says it should) or is
  * refused with INVALID_NAME naming the value and the rule; never another
  * kind of exception.
@@ -51,7 +51,7 @@ const CHECKERS = [
 
 describe("name rules over arbitrary strings", () => {
   for (const { label, fn, oracle, rule } of CHECKERS) {
-    it(`${label} accepts exactly what DESIGN.md allows and refuses the rest with INVALID_NAME naming the value`, () => {
+    it(`${label} accepts exactly what docs/contract.md allows and refuses the rest with INVALID_NAME naming the value`, () => {
       checkProperty(
         fc.property(nastyString, (s) => {
           const r = attempt(() => fn(s));
@@ -67,7 +67,7 @@ describe("name rules over arbitrary strings", () => {
     });
   }
 
-  it("checkRawName accepts DESIGN.md raw names and refuses separators, '.', '..', empty and over-long names with INVALID_NAME", () => {
+  it("checkRawName accepts docs/contract.md raw names and refuses separators, '.', '..', empty and over-long names with INVALID_NAME", () => {
     checkProperty(
       fc.property(nastyString, (s) => {
         const r = attempt(() => checkRawName(s));
@@ -127,7 +127,7 @@ describe("name rules over arbitrary strings", () => {
     );
   });
 
-  // KNOWN BUG (src/names.ts, CONTROL_RE): DESIGN.md forbids "control characters" in raw
+  // KNOWN BUG (src/names.ts, CONTROL_RE): docs/contract.md forbids "control characters" in raw
   // file names; Unicode's control characters (category Cc) include C1, U+0080-U+009F
   // (e.g. U+009B, a CSI introducer on some terminals). checkRawName accepts them.
   it("checkRawName refuses C1 control characters such as U+0085 and U+009B", () => {
@@ -169,7 +169,7 @@ const slugArb: fc.Arbitrary<string> = fc.oneof(
   },
 );
 
-/** The slug's parts split the way a reader of DESIGN.md would: at the first ':' and the first '.'. */
+/** The slug's parts split the way a reader of docs/contract.md would: at the first ':' and the first '.'. */
 function partsOf(slug: string): string[] {
   const colon = slug.indexOf(":");
   const head = colon === -1 ? slug : slug.slice(0, colon);
@@ -181,7 +181,7 @@ function partsOf(slug: string): string[] {
 
 describe("parseSlug over generated slugs", () => {
   for (const requireTag of [false, true]) {
-    it(`parses exactly the slugs DESIGN.md allows${requireTag ? " (tag required)" : ""} and refuses the rest with INVALID_NAME naming the bad value`, () => {
+    it(`parses exactly the slugs docs/contract.md allows${requireTag ? " (tag required)" : ""} and refuses the rest with INVALID_NAME naming the bad value`, () => {
       checkProperty(
         fc.property(slugArb, (slug) => {
           const m = SLUG_ORACLE.exec(slug);

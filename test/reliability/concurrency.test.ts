@@ -23,7 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { CloudData } from "../../src/cloud/cloudData.js";
-import { fetchManifest } from "../../src/cloud/datasets.js";
+import { fetchManifest } from "../../src/cloud/remote.js";
 import { useTargetSession } from "../helpers/targetSession.js";
 import { makeS3rverAtomic } from "./atomicS3rver.js";
 import { bump, checkState, newFigures, writeFigures, type Figures } from "./figures.js";

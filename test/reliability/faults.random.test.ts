@@ -31,9 +31,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PART_SIZE } from "../../src/cloud/backends/s3.js";
+import { PART_SIZE } from "../../src/cloud/backends/s3/s3Backend.js";
 import { CloudData } from "../../src/cloud/cloudData.js";
-import { fetchManifest, remoteTags, uniqueObjects } from "../../src/cloud/datasets.js";
+import { fetchManifest, remoteTags, uniqueObjects } from "../../src/cloud/remote.js";
+import { isObjectNotFound } from "../../src/cloud/backends/errors.js";
 import { DATASETS_PREFIX, objectKey, parseManifestKey, rawKey } from "../../src/cloud/layout.js";
 import type { Backend } from "../../src/cloud/backends/backend.js";
 import type { RetryEvent } from "../../src/cloud/retry.js";
@@ -278,7 +279,7 @@ describe.each(targets(["s3rver", "env"]))("randomized network faults in front of
       try {
         man = await fetchManifest(backend, m.dtype, m.name, m.tag);
       } catch (err) {
-        if (backend.isNotFound(err)) continue;
+        if (isObjectNotFound(err)) continue;
         wrong.push(`manifest ${o.key} unreadable: ${(err as Error).message}`);
         continue;
       }
@@ -287,7 +288,7 @@ describe.each(targets(["s3rver", "env"]))("randomized network faults in front of
           const h = await backend.head(objectKey(sha));
           if (h.size !== e.size) wrong.push(`tag ${m.tag} is visible but object ${sha} has ${h.size} of ${e.size} bytes`);
         } catch (err) {
-          if (!backend.isNotFound(err)) throw err;
+          if (!isObjectNotFound(err)) throw err;
           wrong.push(`tag ${m.tag} is visible but object ${sha} is missing`);
         }
       }
@@ -306,7 +307,7 @@ describe.each(targets(["s3rver", "env"]))("randomized network faults in front of
         }
         if (!sha || raw.versions.get(sha) !== size) wrong.push(`raw file ${raw.key} is neither the old nor the new version (sha256 ${sha}, ${size} bytes)`);
       } catch (err) {
-        if (!backend.isNotFound(err)) throw err;
+        if (!isObjectNotFound(err)) throw err;
         if (raw.versions.size > 1) wrong.push(`raw file ${raw.key} vanished while being replaced`);
       }
     }
@@ -402,7 +403,7 @@ describe.each(targets(["s3rver", "env"]))("randomized network faults in front of
         for (const m of toPush) for (const [sha, e] of uniqueObjects(m)) wanted.set(sha, e);
         for (const [sha, e] of wanted) {
           const h = await direct.backend.head(objectKey(sha)).catch((err: unknown) => {
-            if (direct.backend.isNotFound(err)) return undefined;
+            if (isObjectNotFound(err)) return undefined;
             throw err;
           });
           if (!h || h.size !== e.size) missing++;

@@ -178,9 +178,9 @@ describe("Cohort basics", () => {
     const c = cohort();
     c.addMany(three());
     const err = caught(() => c.get("nope"));
-    expect(err.code).toBe("NOT_FOUND");
+    expect(err.code).toBe("ACCESSION_NOT_FOUND");
     expect(err.data).toEqual({ cohort: "Cohort.TestCohort", key: "nope" });
-    expect(caught(() => c.get(99)).code).toBe("NOT_FOUND");
+    expect(caught(() => c.get(99)).code).toBe("ACCESSION_NOT_FOUND");
     expect(c.find("nope")).toBeUndefined();
     expect(c.find(2)?.name).toBe("S2");
   });
@@ -299,7 +299,7 @@ describe("Cohort aliases", () => {
 
   it("addAlias on an absent accession throws NOT_FOUND; an invalid alias INVALID_NAME", () => {
     const c = cohort();
-    expect(caught(() => c.addAlias("nobody", "x")).code).toBe("NOT_FOUND");
+    expect(caught(() => c.addAlias("nobody", "x")).code).toBe("ACCESSION_NOT_FOUND");
     c.add(new Accession("S1"));
     expect(caught(() => c.addAlias("S1", " padded")).code).toBe("INVALID_NAME");
   });
@@ -346,7 +346,7 @@ describe("Cohort random draws", () => {
   });
 
   it("randomAccession on an empty cohort throws NOT_FOUND", () => {
-    expect(caught(() => cohort().randomAccession()).code).toBe("NOT_FOUND");
+    expect(caught(() => cohort().randomAccession()).code).toBe("ACCESSION_NOT_FOUND");
   });
 
   it("randomAccessions without replacement returns n distinct accessions, up to all of them", () => {

@@ -1,20 +1,23 @@
 /**
  * `minus80 cloud ls|push|pull|remove|gc|verify|nuke`: datasets and raw files in
- * S3-compatible storage (or a shared folder). The CLI takes `<dtype> <name>`;
- * the library (`CloudData`) takes name first, as the seed did.
+ * S3-compatible storage (or a shared folder), `<dtype> <name>` as in the
+ * library (`CloudData`). Each command passes the run's cancellation signal
+ * (Ctrl-C, SIGTERM: see ../cancel.ts) to the library.
  */
 import type { Command } from "commander";
-import { CloudData, type CloudRawListing, type CloudTagListing } from "../../cloud/cloudData.js";
+import { CloudData } from "../../cloud/cloudData.js";
+import type { CloudRawListing, CloudTagListing } from "../../cloud/listing.js";
 import type { VerifyReport } from "../../cloud/verify.js";
 import { IntegrityError, InvalidArgumentError } from "../../errors.js";
 import { LATEST_TAG } from "../../freezer/manifest.js";
 import { formatSlug } from "../../names.js";
+import { commandSignal } from "../cancel.js";
 import { formatBytes, printJson, println, progressReporter } from "../output.js";
 
 /** Phases whose progress is counted in bytes. */
 const BYTE_PHASES = ["upload", "download", "checksum"] as const;
 
-/** The seed's human listing: `-----<dtype>------` then one name a line. */
+/** The original minus80's human listing: `-----<dtype>------` then one name a line. */
 const dtypeHeader = (dtype: string) => `-----${dtype}------`;
 const RAW_HEADER = "######   Raw Data:   ######";
 const EMPTY = "Nothing here yet!";
@@ -26,7 +29,7 @@ interface Common {
 
 /** Opens the cloud, runs `fn`, closes it; config warnings go to stderr. */
 async function withCloud<T>(fn: (cloud: CloudData) => Promise<T>): Promise<T> {
-  const cloud = await CloudData.open();
+  const cloud = await CloudData.open({ signal: commandSignal() });
   for (const w of cloud.config.warnings) process.stderr.write(`warning: ${w}\n`);
   try {
     return await fn(cloud);
@@ -58,7 +61,7 @@ export function registerCloudCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts: { dtype?: string; name?: string; raw?: boolean; tags?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
-        const filter = { dtype: opts.dtype, name: opts.name };
+        const filter = { dtype: opts.dtype, name: opts.name, signal: commandSignal() };
         if (opts.raw) {
           const files = await c.listRawFiles(filter);
           if (opts.json) return printJson(opts.tags ? files : namesOnly(files));
@@ -69,7 +72,7 @@ export function registerCloudCommands(program: Command): void {
           if (opts.json) return printJson(tags);
           return void process.stdout.write(formatDatasetListing(tags, true));
         }
-        const names = await c.list(filter);
+        const names = await c.listDatasets(filter);
         if (opts.json) return printJson(names);
         const asTags: CloudTagListing = {};
         for (const [dtype, list] of Object.entries(names)) asTags[dtype] = Object.fromEntries(list.map((n) => [n, []]));
@@ -90,12 +93,15 @@ export function registerCloudCommands(program: Command): void {
     .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; force?: boolean }) => {
       if (opts.force && !opts.raw) throw new InvalidArgumentError("--force applies only with --raw (pushed tags are immutable; push under a new --tag)");
       await withCloud(async (c) => {
-        const r = await withProgress(opts, (onProgress) => c.put(name, dtype, { tag: opts.tag, raw: opts.raw, force: opts.force, onProgress }));
-        if (opts.json) return printJson(r);
+        const signal = commandSignal();
         if (opts.raw) {
-          println(r.uploaded === 0 ? `${r.key} is already in the cloud with the same content; nothing uploaded` : `Pushed ${r.key} (${formatBytes(r.bytes)}, sha256 ${r.sha256!.slice(0, 12)})`);
+          const r = await withProgress(opts, (onProgress) => c.pushRaw(dtype, name, { force: opts.force, onProgress, signal }));
+          if (opts.json) return printJson(r);
+          println(r.uploaded === 0 ? `${r.key} is already in the cloud with the same content; nothing uploaded` : `Pushed ${r.key} (${formatBytes(r.bytes)}, sha256 ${r.sha256.slice(0, 12)})`);
           return;
         }
+        const r = await withProgress(opts, (onProgress) => c.push(dtype, name, { tag: opts.tag, onProgress, signal }));
+        if (opts.json) return printJson(r);
         const slug = formatSlug(dtype, name);
         const what = [...r.tags.map((t) => `${t} (new)`), ...r.unchanged.map((t) => `${t} (unchanged)`)].join(", ");
         println(`Pushed ${slug}: ${what || "nothing"}; ${r.uploaded} object${r.uploaded === 1 ? "" : "s"} uploaded (${formatBytes(r.bytes)}), ${r.skipped} already there`);
@@ -117,13 +123,16 @@ export function registerCloudCommands(program: Command): void {
       if (opts.output !== undefined && !opts.raw) throw new InvalidArgumentError("--output applies only with --raw (a dataset is thawed into the local freezer)");
       if (opts.tag !== undefined && opts.raw) throw new InvalidArgumentError("--tag does not apply with --raw (raw files have no tags)");
       await withCloud(async (c) => {
-        const r = await withProgress(opts, (onProgress) => c.get(name, dtype, { tag: opts.tag, raw: opts.raw, output: opts.output, force: opts.force, onProgress }));
-        if (opts.json) return printJson(r);
-        if (r.raw) {
+        const signal = commandSignal();
+        if (opts.raw) {
+          const r = await withProgress(opts, (onProgress) => c.pullRaw(dtype, name, { output: opts.output, force: opts.force, onProgress, signal }));
+          if (opts.json) return printJson({ ...r, raw: true });
           const check = r.verified === "sha256" ? "sha256 verified" : `size verified; the object records no sha256, its sha256 is ${r.sha256}`;
           println(r.downloaded === 0 ? `${r.path} already has the content of ${r.key}; nothing downloaded` : `Pulled ${r.key} to ${r.path} (${formatBytes(r.bytes)}, ${check})`);
           return;
         }
+        const r = await withProgress(opts, (onProgress) => c.pull(dtype, name, { tag: opts.tag, force: opts.force, onProgress, signal }));
+        if (opts.json) return printJson(r);
         println(`Pulled ${formatSlug(dtype, name, r.tag)}: ${r.downloaded} object${r.downloaded === 1 ? "" : "s"} downloaded (${formatBytes(r.bytes)}), ${r.skipped} already local; thawed`);
       });
     });
@@ -138,7 +147,8 @@ export function registerCloudCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
-        const r = await c.remove(name, dtype, { tag: opts.tag, raw: opts.raw });
+        const signal = commandSignal();
+        const r = opts.raw ? await c.removeRaw(dtype, name, { signal }) : await c.removeDataset(dtype, name, { tag: opts.tag, signal });
         if (opts.json) return printJson(r);
         if (opts.raw) println(`Removed raw file ${dtype}/${name}`);
         else println(`Removed ${r.removed} tag${r.removed === 1 ? "" : "s"} of ${formatSlug(dtype, name)}${opts.tag ? ` (${opts.tag})` : ""}; run \`minus80 cloud gc\` to reclaim unused objects`);
@@ -152,7 +162,7 @@ export function registerCloudCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
-        const r = await c.gc({ dryRun: opts.dryRun });
+        const r = await c.gc({ dryRun: opts.dryRun, signal: commandSignal() });
         if (opts.json) return printJson(r);
         const verb = r.dryRun ? "Would delete" : "Deleted";
         println(
@@ -176,7 +186,7 @@ export function registerCloudCommands(program: Command): void {
         const progress = progressReporter({ quiet: opts.quiet || opts.json, bytesPhases: ["verify"] });
         let r: VerifyReport;
         try {
-          r = await c.verify({ dtype, name, tag: opts.tag, onProgress: progress.listener });
+          r = await c.verify({ dtype, name, tag: opts.tag, onProgress: progress.listener, signal: commandSignal() });
         } finally {
           progress.stop();
         }
@@ -201,7 +211,7 @@ export function registerCloudCommands(program: Command): void {
     .action(async (opts: { yes?: boolean; json?: boolean }) => {
       if (!opts.yes) throw new InvalidArgumentError("refusing to delete everything in the cloud without --yes (this cannot be undone)");
       await withCloud(async (c) => {
-        const r = await c.nuke();
+        const r = await c.nuke({ signal: commandSignal() });
         if (opts.json) return printJson(r);
         println(`Deleted ${r.deleted} object${r.deleted === 1 ? "" : "s"} from ${c.location}`);
       });
@@ -213,7 +223,7 @@ function namesOnly(files: CloudRawListing): Record<string, string[]> {
 }
 
 /**
- * The seed's human format for datasets: `Nothing here yet!`, or per dtype a
+ * The original minus80's human format for datasets: `Nothing here yet!`, or per dtype a
  * line `-----<dtype>------` and its names (with `withTags`, a line per tag).
  *
  * @example formatDatasetListing({ Cohort: { TestCohort: [] } }, false) // "-----Cohort------\nTestCohort\n"
@@ -235,7 +245,7 @@ export function formatDatasetListing(listing: CloudTagListing, withTags: boolean
   return lines.join("\n") + "\n";
 }
 
-/** The seed's raw listing: `######   Raw Data:   ######`, then per dtype its file names. */
+/** The original minus80's raw listing: `######   Raw Data:   ######`, then per dtype its file names. */
 export function formatRawListing(listing: CloudRawListing, details: boolean): string {
   const dtypes = Object.keys(listing);
   if (dtypes.length === 0) return `${EMPTY}\n`;

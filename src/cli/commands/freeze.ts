@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { Freezer } from "../../freezer/freezer.js";
 import { totalSize } from "../../freezer/manifest.js";
 import { parseSlug } from "../../names.js";
+import { commandSignal } from "../cancel.js";
 import { formatBytes, println, progressReporter } from "../output.js";
 
 export function registerFreezeCommands(program: Command): void {
@@ -16,7 +17,7 @@ export function registerFreezeCommands(program: Command): void {
       const ds = Freezer.open().existing(dtype, name);
       const progress = progressReporter({ quiet: opts.quiet });
       try {
-        const m = await ds.freeze(tag!, { onProgress: progress.listener });
+        const m = await ds.freeze(tag!, { onProgress: progress.listener, signal: commandSignal() });
         progress.stop();
         println(`Froze ${slug}: ${Object.keys(m.files).length} files, ${formatBytes(totalSize(m.files))}, checksum ${m.total.slice(0, 12)}`);
       } finally {
@@ -35,7 +36,7 @@ export function registerFreezeCommands(program: Command): void {
       const ds = Freezer.open().existing(dtype, name);
       const progress = progressReporter({ quiet: opts.quiet });
       try {
-        await ds.thaw(tag!, { force: opts.force, onProgress: progress.listener });
+        await ds.thaw(tag!, { force: opts.force, onProgress: progress.listener, signal: commandSignal() });
       } finally {
         progress.stop();
       }

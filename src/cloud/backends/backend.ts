@@ -1,18 +1,21 @@
 /**
- * The small storage interface every cloud backend implements (restic style):
- * whole-object put/get/head/list/delete under string keys, nothing more.
- * Everything that gives the keys meaning — the bucket layout, manifests,
- * deduplication, integrity checks, progress, concurrency — lives once above
- * it, in `CloudData` and its helpers.
+ * The small storage interface every cloud backend implements (restic
+ * style): objects under string keys — put, get (whole or a byte range),
+ * head, list, delete, touch — and the verbs of a multipart upload. Nothing
+ * more. Everything that gives the keys meaning (the bucket layout,
+ * manifests, dedup, integrity checks, progress, parallel transfers) lives
+ * once above it; retries are a wrapper of it (`../retry.ts`).
+ *
+ * A backend moves bytes and classifies errors:
+ * - it throws only `Minus80Error`s (`OBJECT_NOT_FOUND`, `UPLOAD_NOT_FOUND`,
+ *   `FILE_EXISTS`, `CREDENTIALS`, `UNREACHABLE`, `BUCKET`, `CLOUD`,
+ *   `CANCELLED`), with `data.transient === true` when retrying may help,
+ *   and never a secret in a message;
+ * - it honours `signal` on every call: an aborted call ends with CANCELLED.
  *
  * Keys are relative to the configured bucket prefix: a backend opened with
  * prefix `team/` stores key `objects/sha256/ab/ab..` as `team/objects/...`
  * and lists it back without the prefix.
- *
- * Errors: a backend throws only `Minus80Error`s, already classified
- * (`CREDENTIALS`, `UNREACHABLE`, `BUCKET`, `NOT_FOUND`, `FILE_EXISTS`,
- * `CLOUD`), with `data.transient === true` when retrying may help. No
- * message ever holds a secret.
  *
  * @example
  *   const b: Backend = new FolderBackend({ root: "/shared/m80", bucket: "lab", prefix: "" });
@@ -21,46 +24,19 @@
  *   for await (const o of b.list("raw/")) console.log(o.key, o.size);
  */
 import type { Readable } from "node:stream";
-import { Minus80Error, type ErrorCode, type ErrorData } from "../../errors.js";
 
 /**
- * A local file sent as an object: bytes `[0, size)` of `file`. Unlike a
- * stream, any byte range of it can be read, in parallel and again, so a
- * backend may upload it as parallel parts read straight from the file
- * (no buffering) and retry a single part.
- *
- * @example backend.put(key, { file: "R1.fastq", stamp }, { size })
+ * What `put` and `uploadPart` send: a Buffer, or a factory opening the
+ * bytes afresh each time it is called (so a retry can send them again).
  */
-export interface FileBody {
-  file: string;
-  /** when given, the bytes sent must hash to this, else the upload fails with INTEGRITY (and is not completed) */
-  sha256?: string;
-  /**
-   * when given, the file must still have this size, mtime and ctime when the
-   * upload completes, else it fails with INTEGRITY (the file changed while
-   * being sent; cheaper than hashing it again)
-   */
-  stamp?: FileBodyStamp;
+export type PutBody = Buffer | (() => Readable);
+
+export interface RequestOptions {
+  /** aborting it ends the call with CANCELLED */
+  signal?: AbortSignal;
 }
 
-export interface FileBodyStamp {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-}
-
-/**
- * What `put` sends. A `Buffer`, a factory or a `FileBody` can be sent again
- * (the retry layer reopens the source); a bare `Readable` can be sent only once.
- */
-export type PutBody = Buffer | Readable | (() => Readable) | FileBody;
-
-/** True for the `{ file }` kind of body. */
-export function isFileBody(body: PutBody): body is FileBody {
-  return typeof body === "object" && body !== null && !Buffer.isBuffer(body) && typeof (body as { file?: unknown }).file === "string" && typeof (body as { pipe?: unknown }).pipe !== "function";
-}
-
-export interface PutOptions {
+export interface PutOptions extends RequestOptions {
   /** exact number of bytes the body yields */
   size: number;
   /** user metadata (`x-amz-meta-<name>`); names lower case */
@@ -68,18 +44,10 @@ export interface PutOptions {
   /**
    * Create only: fail with `FILE_EXISTS` if the key exists. Enforced
    * atomically where the server supports `If-None-Match: *` (AWS, Ceph RGW,
-   * MinIO, the folder backend); silently ignored by servers that do not
-   * (s3rver), which is why callers also read back what they wrote.
+   * MinIO, the folder backend); ignored by servers that do not (s3rver),
+   * which is why callers also read back what they wrote.
    */
   ifNoneMatch?: boolean;
-  /** bytes of this object sent so far */
-  onProgress?: (loaded: number) => void;
-  /**
-   * Runs one request of a multi-request upload (start, one part, complete),
-   * retrying it as the caller's policy says. Set by `RetryingBackend` for
-   * `FileBody` puts, so a failed part is sent again instead of the whole file.
-   */
-  retryStep?: <T>(op: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface ObjectInfo {
@@ -97,7 +65,7 @@ export interface HeadResult {
   etag?: string;
 }
 
-export interface GetOptions {
+export interface GetOptions extends RequestOptions {
   /** start reading at this byte (resuming an interrupted read) */
   offset?: number;
   /** stop reading before this byte (a ranged read of `[offset, end)`); default: the end of the object */
@@ -111,25 +79,34 @@ export interface GetResult extends HeadResult {
   body: Readable;
 }
 
-/** An unfinished multipart upload (or, for the folder backend, a stale temporary file). */
+export interface ListOptions extends RequestOptions {
+  /** list only keys after this one (resuming an interrupted listing) */
+  startAfter?: string;
+}
+
+/** A multipart upload in progress (for the folder backend: its folder of parts). */
 export interface PendingUpload {
   key: string;
   uploadId: string;
   initiated: Date;
 }
 
-export interface ListOptions {
-  /** list only keys after this one (resuming an interrupted listing) */
-  startAfter?: string;
+export interface StartUploadOptions extends RequestOptions {
+  metadata?: Record<string, string>;
 }
 
-/** How a backend prefers large objects to be read: as parallel ranged reads. */
-export interface RangedReadHint {
-  /** bytes per ranged read */
+export interface CompleteUploadOptions extends RequestOptions {
+  /** create only, as `PutOptions.ifNoneMatch` */
+  ifNoneMatch?: boolean;
+}
+
+/** How a backend prefers large objects to be moved: in parallel parts. */
+export interface PartsHint {
+  /** bytes per part */
   partSize: number;
-  /** ranged reads of one object in flight at once */
+  /** parts of one object in flight at once */
   inFlight: number;
-  /** objects at least this large are worth reading in parallel ranges */
+  /** objects at least this large are worth moving in parts */
   threshold: number;
 }
 
@@ -137,116 +114,42 @@ export interface Backend {
   /** where the data goes, safe to print (never a secret), e.g. `s3 http://127.0.0.1:7480 bucket minus80` */
   readonly location: string;
   /** set when large objects are faster read as parallel ranges (`get` with `offset` and `end`) */
-  readonly rangedReads?: RangedReadHint;
+  readonly rangedReads?: PartsHint;
+  /** set when large objects are faster written as parallel multipart parts */
+  readonly multipartWrites?: PartsHint;
+
   /** Makes sure the bucket exists, creating it when missing. */
-  ensureBucket(): Promise<{ created: boolean }>;
+  ensureBucket(opts?: RequestOptions): Promise<{ created: boolean }>;
+  /** One object in one request. */
   put(key: string, body: PutBody, opts: PutOptions): Promise<void>;
-  /** NOT_FOUND when the key does not exist. */
+  /** OBJECT_NOT_FOUND when the key does not exist. */
   get(key: string, opts?: GetOptions): Promise<GetResult>;
-  /** NOT_FOUND when the key does not exist. */
-  head(key: string): Promise<HeadResult>;
+  /** OBJECT_NOT_FOUND when the key does not exist. */
+  head(key: string, opts?: RequestOptions): Promise<HeadResult>;
   /** Every key starting with `prefix`, in ascending key order, fetched page by page. */
   list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Deleting a missing key is not an error. */
-  delete(key: string): Promise<void>;
-  deleteMany(keys: readonly string[]): Promise<void>;
+  delete(key: string, opts?: RequestOptions): Promise<void>;
+  deleteMany(keys: readonly string[], opts?: RequestOptions): Promise<void>;
   /**
    * Refreshes the object's last-modified time without changing its bytes
-   * (so `gc`'s grace period protects an object a push is about to reuse).
+   * (so gc's grace period protects an object a push is about to reuse).
    * Returns the new last-modified time when the server reports one; a time
    * that did not move means the server ignored the refresh.
    */
-  touch(key: string): Promise<Date | undefined>;
+  touch(key: string, opts?: RequestOptions): Promise<Date | undefined>;
+
+  /** Starts a multipart upload of `key`; nothing is visible under `key` until it completes. */
+  startUpload(key: string, opts?: StartUploadOptions): Promise<PendingUpload>;
+  /** Sends part `partNumber` (from 1) of `size` bytes; returns its ETag. UPLOAD_NOT_FOUND when the upload is gone. */
+  uploadPart(upload: PendingUpload, partNumber: number, body: PutBody, size: number, opts?: RequestOptions): Promise<string>;
+  /** Joins the parts (their ETags, in order) into the object. UPLOAD_NOT_FOUND when the upload is gone. */
+  completeUpload(upload: PendingUpload, etags: readonly string[], opts?: CompleteUploadOptions): Promise<void>;
+  /** Discards an upload and its parts; an upload already gone is not an error. */
+  abortUpload(upload: PendingUpload, opts?: RequestOptions): Promise<void>;
   /** Unfinished uploads under `prefix` (servers without the API yield nothing). */
-  listUploads(prefix: string): AsyncIterable<PendingUpload>;
-  abortUpload(upload: PendingUpload): Promise<void>;
-  isNotFound(err: unknown): boolean;
+  listUploads(prefix: string, opts?: RequestOptions): AsyncIterable<PendingUpload>;
+
   /** Releases sockets and timers. */
   close(): void;
-}
-
-/** The extra fields of a backend error's `data`. */
-export interface BackendErrorData extends ErrorData {
-  /** retrying the same request may succeed (5xx, throttling, reset or stalled connections) */
-  transient?: boolean;
-  /** the provider's own error code, e.g. `SignatureDoesNotMatch` */
-  provider?: string;
-  status?: number;
-  key?: string;
-}
-
-/** Builds a classified backend error. */
-export function backendError(code: ErrorCode, message: string, data: BackendErrorData): Minus80Error {
-  return new Minus80Error(code, message, data);
-}
-
-/** True when `err` is a classified error that may succeed if retried. */
-export function isTransient(err: unknown): boolean {
-  return err instanceof Minus80Error && err.data.transient === true;
-}
-
-/** True for a `NOT_FOUND` backend error. */
-export function isNotFoundError(err: unknown): boolean {
-  return err instanceof Minus80Error && err.code === "NOT_FOUND";
-}
-
-/** Node network error codes: refused or unknown host (do not retry) vs. lost connection (retry). */
-export const UNREACHABLE_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ERR_INVALID_URL"]);
-export const CONNECTION_LOST_CODES: ReadonlySet<string> = new Set([
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ECONNABORTED",
-  "EAI_AGAIN",
-  "ESOCKETTIMEDOUT",
-  "ERR_STREAM_PREMATURE_CLOSE",
-  "UND_ERR_SOCKET",
-]);
-
-/**
- * Finds a Node network error code on `err`, its `cause` or (Node's
- * happy-eyeballs connect) its `AggregateError.errors`.
- */
-export function networkCode(err: unknown, depth = 0): string | undefined {
-  if (depth > 4 || typeof err !== "object" || err === null) return undefined;
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown; message?: unknown; name?: unknown };
-  if (typeof e.code === "string" && (UNREACHABLE_CODES.has(e.code) || CONNECTION_LOST_CODES.has(e.code))) return e.code;
-  if (e.name === "TimeoutError") return "ETIMEDOUT";
-  if (typeof e.message === "string") {
-    if (e.message === "socket hang up" || e.message === "aborted") return "ECONNRESET";
-    if (/socket timed out|timed out after/i.test(e.message)) return "ETIMEDOUT";
-  }
-  if (Array.isArray(e.errors)) {
-    for (const inner of e.errors) {
-      const c = networkCode(inner, depth + 1);
-      if (c) return c;
-    }
-  }
-  return networkCode(e.cause, depth + 1);
-}
-
-/**
- * Classifies a Node network failure while talking to `where`, or returns
- * undefined when `err` is not one.
- */
-export function networkError(err: unknown, where: string, key?: string): Minus80Error | undefined {
-  const code = networkCode(err);
-  if (!code) return undefined;
-  if (UNREACHABLE_CODES.has(code)) {
-    const why = code === "ENOTFOUND" ? "the host name is unknown" : code === "ECONNREFUSED" ? "the connection was refused" : "the host cannot be reached";
-    return backendError("UNREACHABLE", `cannot reach ${where}: ${why} (${code})`, { network: code, transient: false, ...(key ? { key } : {}) });
-  }
-  const why = code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT" ? "the connection stalled and timed out" : "the connection was lost";
-  return backendError("UNREACHABLE", `${why} while talking to ${where}${key ? ` (key ${key})` : ""} (${code})`, {
-    network: code,
-    transient: true,
-    ...(key ? { key } : {}),
-  });
-}
-
-/** Removes every occurrence of the given secrets from `text`. */
-export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("***");
-  return out;
 }

@@ -3,13 +3,13 @@
  * backend, anything else (http/https) the S3 backend.
  *
  * @example
- *   const backend = await createBackend(loadConfig().cloud);   // not yet retrying: wrap it in RetryingBackend
+ *   const backend = new RetryingBackend(await createBackend(loadConfig().cloud));   // retries are a wrapper
  */
 import { fileURLToPath } from "node:url";
 import type { CloudConfig } from "../../config/config.js";
 import { ConfigError } from "../../errors.js";
 import type { Backend } from "./backend.js";
-import { FolderBackend } from "./folder.js";
+import { FolderBackend } from "./folder/folderBackend.js";
 
 /** Bucket names as S3 allows them (and as safe folder names). */
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -43,7 +43,7 @@ export async function createBackend(cloud: CloudConfig, tuning: BackendTuning = 
   }
   // Loaded only when needed: the AWS SDK takes about half a second to import,
   // which local commands and folder endpoints should not pay.
-  const { S3Backend } = await import("./s3.js");
+  const { S3Backend } = await import("./s3/s3Backend.js");
   return new S3Backend({
     endpoint: cloud.endpoint,
     bucket: cloud.bucket,

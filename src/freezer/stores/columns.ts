@@ -41,7 +41,7 @@
 import fsp from "node:fs/promises";
 import path from "node:path";
 import type { ParquetReader, FieldDefinition, ParquetType } from "@dsnp/parquetjs";
-import { InvalidArgumentError, InvalidNameError, IntegrityError, Minus80Error } from "../../errors.js";
+import { InvalidArgumentError, InvalidNameError, IntegrityError, TableNotFoundError } from "../../errors.js";
 import { NAME_RULE } from "../../names.js";
 import { pathExists, tempPathFor } from "../files.js";
 
@@ -396,7 +396,7 @@ export class ColumnStore {
       reader = await ParquetReader.openFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new Minus80Error("NOT_FOUND", `table ${table} does not exist in ${this.dir}`, { table, dir: this.dir });
+        throw new TableNotFoundError(`table ${table} does not exist in ${this.dir}`, { table, dir: this.dir });
       }
       throw err;
     }

@@ -12,12 +12,13 @@ import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectCode } from "../../helpers/assertions.js";
 import type { Backend, GetOptions, GetResult } from "../../../src/cloud/backends/backend.js";
-import { OrderedHasher } from "../../../src/cloud/backends/fileBody.js";
-import { GET_PART_SIZE, PART_SIZE, S3Backend } from "../../../src/cloud/backends/s3.js";
+import { GET_PART_SIZE, PART_SIZE, S3Backend } from "../../../src/cloud/backends/s3/s3Backend.js";
+import { OrderedHasher } from "../../../src/cloud/transfer/orderedHasher.js";
+import { uploadFile } from "../../../src/cloud/transfer/upload.js";
 import { CloudData } from "../../../src/cloud/cloudData.js";
 import { objectKey, rawKey } from "../../../src/cloud/layout.js";
 import { RetryingBackend } from "../../../src/cloud/retry.js";
-import { Minus80Error } from "../../../src/errors.js";
+import { UnreachableError } from "../../../src/errors.js";
 import { envTarget, s3rverTarget, type CloudTarget } from "../../helpers/s3servers.js";
 import { useTargetSession } from "../../helpers/targetSession.js";
 import { treeDigest } from "../contract.js";
@@ -108,11 +109,11 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     );
     const b = new RetryingBackend(inner, FAST_RETRY);
     await b.ensureBucket();
-    const err = await expectCode(b.put("raw/x/big.bin", { file }, { size: fs.statSync(file).size }), "CLOUD");
+    const err = await expectCode(uploadFile(b, "raw/x/big.bin", { file }, { size: fs.statSync(file).size }), "CLOUD");
     expect(err.data.transient).toBe(true);
     expect(b.stats.retries).toBe(FAST_RETRY.maxAttempts - 1); // the part was retried on its own, the whole file was not sent again
     expect(partCalls).toBeLessThanOrEqual(4 + FAST_RETRY.maxAttempts - 1);
-    await expectCode(b.head("raw/x/big.bin"), "NOT_FOUND");
+    await expectCode(b.head("raw/x/big.bin"), "OBJECT_NOT_FOUND");
     expect(await uploadsLeft(b)).toEqual([]);
   });
 
@@ -121,13 +122,13 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     await b.ensureBucket();
     const { file, content } = bigFile("big.bin", 2 * PART_SIZE + 1);
     const size = content.length;
-    await expectCode(b.put("objects/a", { file, sha256: "0".repeat(64) }, { size }), "INTEGRITY");
+    await expectCode(uploadFile(b, "objects/a", { file, sha256: "0".repeat(64) }, { size }), "INTEGRITY");
     const st = fs.statSync(file);
     const stamp = { size: st.size, mtimeMs: st.mtimeMs - 1000, ctimeMs: st.ctimeMs }; // as if hashed before a change
-    await expectCode(b.put("objects/b", { file, stamp }, { size }), "INTEGRITY");
-    for (const k of ["objects/a", "objects/b"]) await expectCode(b.head(k), "NOT_FOUND");
+    await expectCode(uploadFile(b, "objects/b", { file, stamp }, { size }), "INTEGRITY");
+    for (const k of ["objects/a", "objects/b"]) await expectCode(b.head(k), "OBJECT_NOT_FOUND");
     expect(await uploadsLeft(b)).toEqual([]);
-    await b.put("objects/c", { file, sha256: sha256(content) }, { size });
+    await uploadFile(b, "objects/c", { file, sha256: sha256(content) }, { size });
     expect((await b.head("objects/c")).size).toBe(size);
     await b.delete("objects/c");
   });
@@ -137,12 +138,12 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     await b.ensureBucket();
     const { file, content } = bigFile("small.bin", 4096);
     const size = content.length;
-    await expectCode(b.put("objects/s1", { file, sha256: "0".repeat(64) }, { size }), "INTEGRITY");
+    await expectCode(uploadFile(b, "objects/s1", { file, sha256: "0".repeat(64) }, { size }), "INTEGRITY");
     const st = fs.statSync(file);
-    await expectCode(b.put("objects/s2", { file, stamp: { size, mtimeMs: st.mtimeMs - 1000, ctimeMs: st.ctimeMs } }, { size }), "INTEGRITY");
-    await expectCode(b.put("objects/s3", { file, sha256: sha256(content) }, { size: size + 1 }), "INTEGRITY");
-    for (const k of ["objects/s1", "objects/s2", "objects/s3"]) await expectCode(b.head(k), "NOT_FOUND");
-    await b.put("objects/s4", { file, sha256: sha256(content) }, { size });
+    await expectCode(uploadFile(b, "objects/s2", { file, stamp: { size, mtimeMs: st.mtimeMs - 1000, ctimeMs: st.ctimeMs } }, { size }), "INTEGRITY");
+    await expectCode(uploadFile(b, "objects/s3", { file, sha256: sha256(content) }, { size: size + 1 }), "INTEGRITY");
+    for (const k of ["objects/s1", "objects/s2", "objects/s3"]) await expectCode(b.head(k), "OBJECT_NOT_FOUND");
+    await uploadFile(b, "objects/s4", { file, sha256: sha256(content) }, { size });
     expect((await b.head("objects/s4")).size).toBe(size);
     await b.delete("objects/s4");
   });
@@ -168,7 +169,7 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
           n += c.length;
           if (n > MiB) {
             r.body.destroy();
-            cut.destroy(new Minus80Error("UNREACHABLE", "injected cut", { transient: true }));
+            cut.destroy(new UnreachableError("injected cut", { transient: true }));
           } else cut.write(c);
         });
         return { ...r, body: cut };
@@ -216,7 +217,7 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     expect(c.freezer.datasets()).toEqual([]);
 
     // Restored, it arrives (parallel ranges), byte-identical.
-    await a.backend.put(objectKey(sha256(content)), { file }, { size: content.length });
+    await uploadFile(a.backend, objectKey(sha256(content)), { file }, { size: content.length });
     await c.get("Big", "Cohort", { tag: "v1" });
     expect(fs.readFileSync(path.join(c.freezer.dataset("Cohort", "Big").thawedDir, "big.bin")).equals(content)).toBe(true);
   });

@@ -236,7 +236,7 @@ describe("ColumnStore storage", () => {
 
   it("reading a missing table throws NOT_FOUND with the table name", async () => {
     const err = await caught(() => store.read("nope"));
-    expect(err.code).toBe("NOT_FOUND");
+    expect(err.code).toBe("TABLE_NOT_FOUND");
     expect(err.data).toMatchObject({ table: "nope" });
   });
 

@@ -19,10 +19,11 @@
  */
 import fsp from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { IntegrityError } from "../errors.js";
-import type { HashResult } from "../freezer/files.js";
-import { hashPool } from "../freezer/hashPool.js";
-import type { Backend, RangedReadHint } from "./backends/backend.js";
+import { IntegrityError, throwIfCancelled } from "../../errors.js";
+import { hashPool } from "../../freezer/hashPool.js";
+import { mismatchError, type HashResult } from "../../integrity/hashingStream.js";
+import { Limiter } from "../../limits.js";
+import type { Backend, PartsHint } from "../backends/backend.js";
 
 /** Parallel downloads in flight at once per process (each runs `hint.inFlight` ranges). */
 export const LARGE_DOWNLOADS_IN_FLIGHT = 2;
@@ -38,32 +39,22 @@ export interface RangedDownloadOptions {
   etag?: string;
   /** when given, a different sha256 fails with INTEGRITY */
   sha256?: string;
-  hint: RangedReadHint;
+  hint: PartsHint;
   /** mode of the file created */
   mode?: number;
   /** fsync the file before returning */
   flush?: boolean;
   onBytes?: (n: number) => void;
+  signal?: AbortSignal;
 }
 
 /** True when `backend` prefers ranged reads for an object of `size` bytes. */
-export function wantsRangedRead(backend: Backend, size: number): RangedReadHint | undefined {
+export function wantsRangedRead(backend: Backend, size: number): PartsHint | undefined {
   const hint = backend.rangedReads;
   return hint && size >= hint.threshold && size > hint.partSize ? hint : undefined;
 }
 
-let active = 0;
-const waiting: Array<() => void> = [];
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  if (active >= LARGE_DOWNLOADS_IN_FLIGHT) await new Promise<void>((resolve) => waiting.push(resolve));
-  active++;
-  try {
-    return await fn();
-  } finally {
-    active--;
-    waiting.shift()?.();
-  }
-}
+const largeDownloads = new Limiter(LARGE_DOWNLOADS_IN_FLIGHT);
 
 /**
  * Downloads `key` into `file` (created or truncated) and returns its sha256
@@ -71,7 +62,7 @@ async function slot<T>(fn: () => Promise<T>): Promise<T> {
  * the caller removes `file` on any failure.
  */
 export function rangedDownload(backend: Backend, key: string, file: string, opts: RangedDownloadOptions): Promise<HashResult> {
-  return slot(() => download(backend, key, file, opts));
+  return largeDownloads.run(() => download(backend, key, file, opts));
 }
 
 async function download(backend: Backend, key: string, file: string, opts: RangedDownloadOptions): Promise<HashResult> {
@@ -104,7 +95,8 @@ async function download(backend: Backend, key: string, file: string, opts: Range
   const fetchPart = async (i: number): Promise<void> => {
     const start = i * partSize;
     const end = Math.min(size, start + partSize);
-    const r = await backend.get(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}) });
+    throwIfCancelled(opts.signal);
+    const r = await backend.get(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}), signal: opts.signal });
     if (r.size !== size) {
       r.body.destroy();
       throw new IntegrityError(`object ${key} changed while it was being downloaded (${r.size} bytes, expected ${size})`, { key, expectedSize: size, actualSize: r.size });
@@ -171,15 +163,8 @@ async function download(backend: Backend, key: string, file: string, opts: Range
     await syncing;
     await fh.close();
   }
-  if (got.size !== size) throw new IntegrityError(`object ${key} is incomplete (${got.size} of ${size} bytes)`, { key, expectedSize: size });
-  if (opts.sha256 !== undefined && got.sha256 !== opts.sha256) {
-    throw new IntegrityError(`object ${key} is not what was expected: sha256 ${opts.sha256}, ${size} bytes; got sha256 ${got.sha256}, ${size} bytes`, {
-      key,
-      expected: opts.sha256,
-      actual: got.sha256,
-      expectedSize: size,
-      actualSize: size,
-    });
+  if (got.size !== size || (opts.sha256 !== undefined && got.sha256 !== opts.sha256)) {
+    throw mismatchError(`object ${key}`, { ...(opts.sha256 ? { sha256: opts.sha256 } : {}), size }, got);
   }
   return { sha256: got.sha256, size };
 }

@@ -1,0 +1,142 @@
+/**
+ * Turns an S3 SDK or network error into a classified backend error (see
+ * `../backend.ts`). Messages are built from our own words, the provider's
+ * error code and a scrubbed provider message: never a key.
+ *
+ * @example throw classifyS3Error(err, { endpoint, bucket, secrets, op: "upload", key });
+ */
+import {
+  BucketError,
+  CancelledError,
+  CloudError,
+  CredentialsError,
+  FileExistsError,
+  Minus80Error,
+  ObjectNotFoundError,
+  UploadNotFoundError,
+} from "../../../errors.js";
+import { networkError, redact } from "../errors.js";
+
+export interface S3ErrorContext {
+  /** safe to print (see `safeEndpoint`) */
+  endpoint: string;
+  bucket: string;
+  secrets: readonly string[];
+  /** what was being done, as a verb phrase: "upload", "check", "list" */
+  op: string;
+  key?: string;
+  /** a create-only write: a conflict means someone else created the key */
+  create?: boolean;
+  /** a read of one version: a failed precondition means the object changed */
+  ifMatch?: boolean;
+  /** the call's signal: once aborted, any failure is CANCELLED */
+  signal?: AbortSignal;
+}
+
+/** Provider error codes that mean the credentials were refused. */
+const CREDENTIAL_CODES = new Set([
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "AccessDenied",
+  "InvalidToken",
+  "ExpiredToken",
+  "TokenRefreshRequired",
+  "InvalidClientTokenId",
+  "CredentialsProviderError",
+  "Forbidden",
+]);
+/** Provider error codes about the bucket itself. */
+const BUCKET_CODES = new Set([
+  "NoSuchBucket",
+  "BucketAlreadyExists",
+  "InvalidBucketName",
+  "IllegalLocationConstraintException",
+  "InvalidLocationConstraint",
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+  "InvalidBucketState",
+]);
+const NOT_FOUND_CODES = new Set(["NoSuchKey", "NotFound"]);
+const THROTTLE_CODES = new Set(["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "RequestThrottled", "RequestTimeout", "InternalError", "ServiceUnavailable"]);
+export const NOT_IMPLEMENTED_CODES = new Set(["NotImplemented", "MethodNotAllowed"]);
+
+export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Minus80Error {
+  if (err instanceof Minus80Error) return err;
+  const { key } = ctx;
+  if (ctx.signal?.aborted) return new CancelledError(`${ctx.op}${key !== undefined ? ` ${key}` : ""}`, { key });
+  const where = `${ctx.endpoint} (bucket ${ctx.bucket})`;
+  const net = networkError(err, where, key);
+  if (net) return net;
+  const code = codeOf(err);
+  const status = statusOf(err);
+  const about = key !== undefined ? ` ${key}` : "";
+  const said = redact(providerMessage(err), ctx.secrets);
+  const data = { provider: code || undefined, status, bucket: ctx.bucket, ...(key !== undefined ? { key } : {}), transient: false };
+  const detail = `${code || `HTTP ${status ?? "?"}`}${said ? `: ${said}` : ""}`;
+
+  if (code === "CredentialsProviderError" || /Could not load credentials|credential/i.test(code)) {
+    return new CredentialsError(`no S3 credentials: set cloud.access_key and cloud.secret_key in the config (or CLOUD_ACCESS_KEY / CLOUD_SECRET_KEY, or the AWS credential chain)`, data);
+  }
+  if (status === 412 || code === "PreconditionFailed" || code === "ConditionalRequestConflict") {
+    if (ctx.ifMatch) return new CloudError(`${key} changed on ${where} while it was being read`, { ...data, changed: true });
+    return new FileExistsError(`${key} already exists on ${where}`, data);
+  }
+  if (ctx.create && status === 409 && code !== "BucketAlreadyExists") {
+    return new FileExistsError(`${key} was written by someone else at the same time on ${where}`, data);
+  }
+  if (code === "NoSuchUpload") return new UploadNotFoundError(`the upload of ${key ?? "an object"} no longer exists on ${where}`, data);
+  if (NOT_FOUND_CODES.has(code) || (status === 404 && !BUCKET_CODES.has(code))) {
+    return new ObjectNotFoundError(`${key ?? "object"} does not exist on ${where}`, data);
+  }
+  if (BUCKET_CODES.has(code) || (status === 301 && !code)) {
+    const fix =
+      code === "NoSuchBucket"
+        ? "the bucket does not exist (was it deleted?)"
+        : code === "PermanentRedirect" || code === "AuthorizationHeaderMalformed" || status === 301
+          ? "the bucket is in another region: set cloud.region"
+          : "choose another cloud.bucket";
+    return new BucketError(`bucket ${ctx.bucket} at ${ctx.endpoint}: ${fix} (${detail})`, data);
+  }
+  if (CREDENTIAL_CODES.has(code) || status === 403 || status === 401) {
+    const why =
+      code === "InvalidAccessKeyId"
+        ? "the access key is not known there: check cloud.access_key"
+        : code === "SignatureDoesNotMatch"
+          ? "the secret key does not match the access key: check cloud.secret_key"
+          : code === "AccessDenied"
+            ? "this key is not allowed to do that: check the key's permissions on the bucket"
+            : "check cloud.access_key and cloud.secret_key";
+    return new CredentialsError(`${where} refused the credentials while trying to ${ctx.op}${about} (${code || `HTTP ${status}`}); ${why}`, data);
+  }
+  if (THROTTLE_CODES.has(code) || status === 429 || (status !== undefined && status >= 500)) {
+    return new CloudError(`${where} failed to ${ctx.op}${about}: ${detail}`, { ...data, transient: true });
+  }
+  if (status === undefined && err instanceof Error && (err.name === "AbortError" || /deserializ|parse|xml/i.test(err.message))) {
+    return new CloudError(`unexpected answer from ${where} while trying to ${ctx.op}${about}: ${redact(err.message, ctx.secrets)}`, {
+      ...data,
+      transient: err.name !== "AbortError",
+    });
+  }
+  return new CloudError(`${where} failed to ${ctx.op}${about}: ${detail}`, data);
+}
+
+/** The provider's error code (`NoSuchKey`), or "" when the error carries none. */
+export function codeOf(err: unknown): string {
+  const e = err as { name?: unknown; Code?: unknown; code?: unknown } | null;
+  if (!e) return "";
+  if (typeof e.Code === "string") return e.Code;
+  if (typeof e.name === "string" && !["Error", "S3ServiceException", "Unknown", "UnknownError"].includes(e.name) && !/^\d+$/.test(e.name)) return e.name;
+  return "";
+}
+
+export function statusOf(err: unknown): number | undefined {
+  const s = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  return typeof s === "number" ? s : undefined;
+}
+
+/** The provider's message, if it is short text (some servers send an empty one, or HTML). */
+function providerMessage(err: unknown): string {
+  const m = (err as { message?: unknown } | null)?.message;
+  if (typeof m !== "string" || m === "UnknownError" || m.length > 300) return "";
+  return m.replace(/\s+/g, " ").trim();
+}

@@ -1,0 +1,72 @@
+/**
+ * Thawing: builds a tag's files from the blob store in a staging folder
+ * beside the working copy, then swaps it in with two renames, so a crash
+ * leaves the old working copy or the new one (a crash between the renames
+ * is repaired on the next use, see `FrozenDataset`). Copies are reflinks
+ * where the file system has them.
+ *
+ * @example await materialize(freezer.blobs, ds, ds.tag("v1"))
+ */
+import fs from "node:fs";
+import fsp from "node:fs/promises";
+import path from "node:path";
+import { IntegrityError, throwIfCancelled } from "../errors.js";
+import { forEachLimit } from "../limits.js";
+import type { ProgressListener } from "../progress.js";
+import type { BlobStore } from "./blobStore.js";
+import { pathExists } from "./files.js";
+import type { FrozenDataset } from "./frozenDataset.js";
+import type { TagManifest } from "./manifest.js";
+
+/** How many files are copied at once. */
+const FILE_CONCURRENCY = 8;
+
+/** True when `candidate` is strictly inside `root`. */
+export function isInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
+}
+
+/** Builds the tag's files in a temporary directory, then swaps it in. */
+export async function materialize(blobs: BlobStore, ds: FrozenDataset, target: TagManifest, opts: { onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {
+  const { onProgress, signal } = opts;
+  const staging = path.join(ds.dir, `.thawed.tmp-${process.pid}-${Date.now()}`);
+  await fsp.mkdir(staging, { recursive: true });
+  try {
+    const paths = Object.keys(target.files);
+    for (const rel of paths) {
+      if (!isInside(staging, path.join(staging, rel))) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
+    }
+    // Each folder once, parents first, rather than a recursive mkdir per file.
+    const dirs = [...new Set(paths.map((rel) => path.dirname(path.join(staging, rel))))].sort();
+    for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
+    let done = 0;
+    await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
+      const entry = target.files[rel]!;
+      const dest = path.join(staging, rel);
+      const src = blobs.pathOf(entry.sha256);
+      try {
+        await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT" && !(await pathExists(src))) {
+          throw new IntegrityError(`object ${entry.sha256} of ${ds.slug}:${target.tag} (${rel}) is missing from the local store`, {
+            path: rel,
+            sha256: entry.sha256,
+          });
+        }
+        throw err;
+      }
+      await fsp.chmod(dest, 0o644);
+      done++;
+      onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });
+    }, signal);
+    throwIfCancelled(signal);
+    const old = path.join(ds.dir, `.thawed.old-${process.pid}-${Date.now()}`);
+    const hadOld = await pathExists(ds.thawedDir);
+    if (hadOld) await fsp.rename(ds.thawedDir, old);
+    await fsp.rename(staging, ds.thawedDir);
+    if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+  } finally {
+    await fsp.rm(staging, { recursive: true, force: true });
+  }
+}

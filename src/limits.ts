@@ -1,0 +1,66 @@
+/**
+ * Concurrency limits, written once: `forEachLimit` runs a function over
+ * items with a bounded number in flight; a `Limiter` bounds how many
+ * callers are inside a section at once, across call sites (e.g. how many
+ * large uploads run at once in the process).
+ *
+ * @example
+ *   await forEachLimit(files, 8, async (f) => copy(f));
+ *   const largeUploads = new Limiter(2);
+ *   await largeUploads.run(() => upload(file));
+ */
+import { InvalidArgumentError, throwIfCancelled } from "./errors.js";
+
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. The first error wins,
+ * after every call in flight has settled (so nothing runs on after it
+ * returns); no new item starts once one failed or `signal` is aborted.
+ */
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (limit < 1) throw new InvalidArgumentError(`concurrency limit must be at least 1, got ${limit}`, { value: limit });
+  let next = 0;
+  let failure: unknown;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        throwIfCancelled(signal);
+        await fn(items[i]!, i);
+      } catch (err) {
+        if (!failed) {
+          failed = true;
+          failure = err;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failure;
+}
+
+/** At most `limit` callers inside `run` at once; the others wait in order. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {
+    if (limit < 1) throw new InvalidArgumentError(`concurrency limit must be at least 1, got ${limit}`, { value: limit });
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
