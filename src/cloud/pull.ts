@@ -41,6 +41,7 @@ export async function pullTag(ctx: CloudContext, dtype: string, name: string, ta
     force: opts.force,
     concurrency: ctx.concurrency,
     from: "the cloud",
+    objectName: objectKey,
     onProgress: opts.onProgress,
     signal,
   });

@@ -32,6 +32,8 @@ export interface ImportOptions {
   concurrency: number;
   /** where the tag comes from, for messages (e.g. "the cloud") */
   from?: string;
+  /** how the source names an object, for messages (e.g. its bucket key) */
+  objectName?: (sha256: string) => string;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
 }
@@ -95,9 +97,10 @@ async function fetchMissing(
     if (!local) missing.push(entry);
     else if (local.size !== entry.size) {
       // A local object was verified when stored: a manifest recording another size for it lies.
+      const object = opts.objectName?.(entry.sha256) ?? entry.sha256;
       throw new IntegrityError(
-        `the manifest of ${ds.slug}:${manifest.tag} is damaged: it records ${entry.size} bytes for object ${entry.sha256}, which is ${local.size} bytes`,
-        { slug: ds.slug, tag: manifest.tag, sha256: entry.sha256, expectedSize: entry.size, actualSize: local.size },
+        `the manifest of ${ds.slug}:${manifest.tag} is damaged: it records ${entry.size} bytes for object ${object}, which is ${local.size} bytes`,
+        { slug: ds.slug, tag: manifest.tag, key: object, sha256: entry.sha256, expectedSize: entry.size, actualSize: local.size },
       );
     }
   }

@@ -45,7 +45,7 @@ export interface MultipartOptions {
 /** Part size for `size` bytes: `partSize`, grown (in whole MiB) so the parts never exceed MAX_PARTS. */
 export function partSizeFor(size: number, partSize: number): number {
   const needed = Math.ceil(size / MAX_PARTS);
-  return Math.max(partSize, Math.ceil(needed / MiB) * MiB);
+  return needed <= partSize ? partSize : Math.ceil(needed / MiB) * MiB;
 }
 
 export function multipartUpload(backend: Backend, key: string, src: CheckedFile, opts: MultipartOptions): Promise<void> {

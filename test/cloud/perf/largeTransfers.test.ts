@@ -13,7 +13,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { expectCode } from "../../helpers/assertions.js";
 import type { Backend, GetOptions, GetResult } from "../../../src/cloud/backends/backend.js";
 import { GET_PART_SIZE, PART_SIZE, S3Backend } from "../../../src/cloud/backends/s3/s3Backend.js";
-import { OrderedHasher } from "../../../src/cloud/transfer/orderedHasher.js";
 import { uploadFile } from "../../../src/cloud/transfer/upload.js";
 import { CloudData } from "../../../src/cloud/cloudData.js";
 import { objectKey, rawKey } from "../../../src/cloud/layout.js";
@@ -27,34 +26,6 @@ const MiB = 1024 * 1024;
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 3 };
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-describe("OrderedHasher", () => {
-  it("hashes parts fed out of order (and a restarted part) as the bytes in order, holding only parts ahead of the frontier", () => {
-    const data = randomBytes(10 * 1000 + 7);
-    const h = new OrderedHasher(data.length, 1000);
-    const feedPart = (i: number, chunk = 300) => {
-      for (let o = i * 1000; o < Math.min(data.length, (i + 1) * 1000); o += chunk) h.feed(i, o, data.subarray(o, Math.min(o + chunk, (i + 1) * 1000, data.length)));
-    };
-    for (const i of [3, 1, 2]) feedPart(i);
-    expect(h.held).toBe(3000);
-    h.restartPart(2); // a retry reads part 2 again
-    expect(h.held).toBe(2000);
-    feedPart(2, 128);
-    feedPart(0, 700);
-    h.endPart(1);
-    h.endPart(3);
-    h.endPart(2);
-    expect(h.hashed).toBe(1000); // part 0 not ended yet
-    h.endPart(0);
-    expect(h.hashed).toBe(4000);
-    expect(h.held).toBe(0);
-    for (let i = 4; i < h.parts; i++) {
-      feedPart(i);
-      h.endPart(i);
-    }
-    expect(h.digest()).toBe(sha256(data));
-    expect(h.maxHeld).toBeLessThanOrEqual(3000);
-  });
-});
 
 const targets: Array<[string, () => Promise<CloudTarget>]> = [["an embedded s3rver", s3rverTarget]];
 const fromEnv = envTarget();

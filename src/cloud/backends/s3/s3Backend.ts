@@ -313,6 +313,8 @@ export class S3Backend implements Backend {
         abortSignal: opts.signal,
       });
     } catch (err) {
+      // A server without the verb (s3rver) cannot be asked: nothing more can be done about its parts.
+      if (NOT_IMPLEMENTED_CODES.has(codeOf(err))) return;
       const e = this.classify(err, { op: "abort upload", key: upload.key, signal: opts.signal });
       if (e.code !== "UPLOAD_NOT_FOUND" && e.code !== "OBJECT_NOT_FOUND") throw e;
     }
