@@ -9,7 +9,11 @@
  *   const largeUploads = new Limiter(2);
  *   await largeUploads.run(() => upload(file));
  */
+import { setMaxListeners } from "node:events";
 import { InvalidArgumentError, throwIfCancelled } from "./errors.js";
+
+/** Abort listeners each call in flight may add to a signal (its requests, its streams). */
+const LISTENERS_PER_CALL = 8;
 
 /**
  * Runs `fn` over `items` with at most `limit` in flight. The first error wins,
@@ -23,6 +27,8 @@ export async function forEachLimit<T>(
   signal?: AbortSignal,
 ): Promise<void> {
   if (limit < 1) throw new InvalidArgumentError(`concurrency limit must be at least 1, got ${limit}`, { value: limit });
+  // Every call in flight listens to the signal: more than Node's default of 10 is expected, not a leak.
+  if (signal) raiseListenerLimit(signal, limit * LISTENERS_PER_CALL);
   let next = 0;
   let failure: unknown;
   let failed = false;
@@ -64,3 +70,14 @@ export class Limiter {
     }
   }
 }
+
+/** Lets `signal` have `n` listeners without Node's leak warning (never lowers a limit set to 0, "unlimited"). */
+export function raiseListenerLimit(signal: AbortSignal, n: number): void {
+  const current = (signal as unknown as Record<symbol, unknown>)[MAX_LISTENERS] as number | undefined;
+  if (current === 0 || (current ?? 0) >= n) return;
+  setMaxListeners(n, signal);
+  (signal as unknown as Record<symbol, unknown>)[MAX_LISTENERS] = n;
+}
+
+/** The limit this module set on a signal (Node's getMaxListeners does not accept an AbortSignal on every version). */
+const MAX_LISTENERS = Symbol("minus80.maxListeners");

@@ -10,6 +10,7 @@
  *   const run = startCancellation();
  *   try { await cloud.push(dtype, name, { signal: commandSignal() }); } finally { run.stop(); }
  */
+import { raiseListenerLimit } from "../limits.js";
 
 /** Exit status of a command ended by a signal: 128 + its number. */
 export const SIGNAL_EXIT: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 };
@@ -31,6 +32,8 @@ export interface CancellationScope {
 /** Installs the handlers for one command. */
 export function startCancellation(): CancellationScope {
   const own = new AbortController();
+  // Every request and stream in flight listens to it (hundreds in a large push): not a leak.
+  raiseListenerLimit(own.signal, 10_000);
   controller = own;
   let received: "SIGINT" | "SIGTERM" | undefined;
   const on = (name: "SIGINT" | "SIGTERM") => () => {

@@ -22,44 +22,22 @@
  */
 import { PassThrough, type Readable } from "node:stream";
 import { CancelledError, type Minus80Error } from "../errors.js";
-import type {
-  Backend,
-  CompleteUploadOptions,
-  GetOptions,
-  GetResult,
-  HeadResult,
-  ListOptions,
-  ObjectInfo,
-  PartsHint,
-  PendingUpload,
-  PutBody,
-  PutOptions,
-  RequestOptions,
-  StartUploadOptions,
-} from "./backends/backend.js";
+import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "./backends/backend.js";
 import { isTransient } from "./backends/errors.js";
 
-/** Tries per operation, the first included. */
-export const MAX_ATTEMPTS = 5;
-/** First back-off; doubles each retry. */
-export const BASE_DELAY_MS = 250;
-/** Longest single back-off. */
-export const MAX_DELAY_MS = 10_000;
-
 export interface RetryPolicy {
+  /** tries per operation, the first included */
   maxAttempts: number;
+  /** the first back-off; it doubles each retry */
   baseDelayMs: number;
+  /** the longest single back-off */
   maxDelayMs: number;
   /** uniform in [0, 1); replaceable for reproducible tests */
   random: () => number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: MAX_ATTEMPTS,
-  baseDelayMs: BASE_DELAY_MS,
-  maxDelayMs: MAX_DELAY_MS,
-  random: Math.random,
-};
+/** Five tries; full-jitter back-off from 250 ms, doubling, capped at 10 s (at most 3.75 s of waiting per call). */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 10_000, random: Math.random };
 
 export interface RetryEvent {
   op: string;

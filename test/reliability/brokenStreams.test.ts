@@ -73,7 +73,9 @@ describe("a download that breaks before anyone reads it", () => {
       bump(fig.extra as Record<string, number>, "uncaught errors", uncaught.length);
       expect(uncaught.map(String)).toEqual([]);
       expect(err?.code).toBe("UNREACHABLE");
-      const same = JSON.stringify(treeDigest(path.join(env.root, "b"))) === JSON.stringify(before);
+      const after = treeDigest(path.join(env.root, "b"));
+      const same = JSON.stringify(after) === JSON.stringify(before);
+      if (!same) console.error("freezer changed:", before, after);
       checkState(fig, same, "a failed pull changed the local freezer");
       expect(same).toBe(true);
       expect(fs.existsSync(path.join(env.root, "b", "datasets", DTYPE, "Broken"))).toBe(false);

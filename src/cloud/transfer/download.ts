@@ -9,7 +9,7 @@
  * @example
  *   const got = await downloadObject(backend, key, tmp, { expect: () => ({ sha256, size }), mode: 0o444 });
  */
-import fs from "node:fs";
+import fsp from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { HashingStream, mismatchError, type Expected, type HashResult } from "../../integrity/hashingStream.js";
 import type { Backend, HeadResult } from "../backends/backend.js";
@@ -57,6 +57,9 @@ export async function downloadObject(backend: Backend, key: string, file: string
     throw mismatchError(source, expected, { size: r.size });
   }
   const check = new HashingStream({ source, expect: expected, ...(opts.onBytes ? { onChunk: (_o, chunk) => opts.onBytes!(chunk.length) } : {}) });
-  await pipeline(r.body, check, fs.createWriteStream(file, { flush: opts.flush ?? false, mode: opts.mode ?? 0o644 }), ...(signal ? [{ signal }] : []));
+  // Opened before the bytes flow, so that when this fails the caller's removal of `file`
+  // cannot race a late open (which would leave an empty file behind). The stream closes it.
+  const fh = await fsp.open(file, "w", opts.mode ?? 0o644);
+  await pipeline(r.body, check, fh.createWriteStream({ flush: opts.flush ?? false }), ...(signal ? [{ signal }] : []));
   return { ...check.result(), expected };
 }

@@ -20,20 +20,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CloudError, FileExistsError, throwIfCancelled, UploadNotFoundError } from "../../../errors.js";
-import type {
-  Backend,
-  CompleteUploadOptions,
-  GetOptions,
-  GetResult,
-  HeadResult,
-  ListOptions,
-  ObjectInfo,
-  PendingUpload,
-  PutBody,
-  PutOptions,
-  RequestOptions,
-  StartUploadOptions,
-} from "../backend.js";
+import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PendingUpload, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "../backend.js";
 import { classifyFolderError } from "./classify.js";
 import { etagOf, FolderFiles, isPlainName, type FolderBackendOptions } from "./folderFiles.js";
 

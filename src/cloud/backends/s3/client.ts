@@ -17,6 +17,7 @@ import http from "node:http";
 import https from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { CloudConfig } from "../../../config/config.js";
 
 /** Giving up on a TCP/TLS connect. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -25,16 +26,8 @@ export const IDLE_TIMEOUT_MS = 60_000;
 /** Sockets kept per agent, at least this many (more when the concurrency is higher). */
 export const MIN_SOCKETS = 32;
 
-export interface S3BackendOptions {
-  endpoint: string;
-  bucket: string;
-  /** `""` or `a/b/` */
-  prefix: string;
-  region: string;
-  pathStyle: boolean;
-  accessKey?: string;
-  secretKey?: string;
-  /** transfers the caller runs at once (sizes the socket pool) */
+/** The cloud settings of the config (`concurrency`: transfers the caller runs at once, sizing the socket pool). */
+export interface S3BackendOptions extends Omit<CloudConfig, "concurrency"> {
   concurrency?: number;
   /** sockets the parallel parts of large transfers need on top of that */
   partSockets?: number;

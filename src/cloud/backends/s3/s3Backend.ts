@@ -27,21 +27,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { CloudError, type Minus80Error } from "../../../errors.js";
-import type {
-  Backend,
-  CompleteUploadOptions,
-  GetOptions,
-  GetResult,
-  HeadResult,
-  ListOptions,
-  ObjectInfo,
-  PartsHint,
-  PendingUpload,
-  PutBody,
-  PutOptions,
-  RequestOptions,
-  StartUploadOptions,
-} from "../backend.js";
+import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "../backend.js";
 import { isObjectNotFound } from "../errors.js";
 import { ensureS3Bucket } from "./bucket.js";
 import { classifyS3Error, codeOf, NOT_IMPLEMENTED_CODES, statusOf, type S3ErrorContext } from "./classify.js";
