@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { Minus80Error } from "../errors.js";
 
 /** Read buffer for hashing and copying: large reads keep sha256 near disk speed. */
 export const READ_CHUNK = 1024 * 1024;
@@ -41,6 +42,30 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Writes `data` to a new file `target` atomically (temporary name, then a
+ * hard link that never replaces a file made meanwhile); FILE_EXISTS if
+ * `target` exists, unless `replace`.
+ *
+ * @example await writeFileExclusive("samplesheet.csv", text)                   // refuses to overwrite
+ * @example await writeFileExclusive("samplesheet.csv", text, { replace: true })
+ */
+export async function writeFileExclusive(target: string, data: string | Uint8Array, opts: { replace?: boolean } = {}): Promise<void> {
+  if (opts.replace) return writeFileAtomic(target, data);
+  const exists = () => new Minus80Error("FILE_EXISTS", `${target} already exists; nothing was written`, { path: target });
+  if (await pathExists(target)) throw exists();
+  const tmp = tempPathFor(target);
+  try {
+    await fsp.writeFile(tmp, data, { flag: "wx", mode: 0o644 });
+    await fsp.link(tmp, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw exists();
+    throw err;
+  } finally {
+    await fsp.rm(tmp, { force: true });
   }
 }
 
