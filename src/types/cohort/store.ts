@@ -152,7 +152,8 @@ export class CohortStore {
         // the copy takes the reference's place in the order
         if (has.get(aid, f.url)) db.prepare("DELETE FROM files WHERE AID = ? AND url = ?").run(aid, f.replaces);
         else db.prepare("UPDATE files SET url = ? WHERE AID = ? AND url = ?").run(f.url, aid, f.replaces);
-        if (hasInfo) db.prepare("DELETE FROM file_info WHERE AID = ? AND url = ?").run(aid, f.replaces);
+        // the copy keeps the reference's lane record unless it brings its own
+        if (hasInfo) db.prepare("UPDATE OR REPLACE file_info SET url = ? WHERE AID = ? AND url = ?").run(f.url, aid, f.replaces);
       }
       addFile.run(aid, f.url);
       if (!f.attached && f.lane === undefined && f.read === undefined) continue;
