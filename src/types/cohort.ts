@@ -25,7 +25,7 @@ import { Freezable, type FreezableOptions } from "../freezer/freezable.js";
 import { Freezer } from "../freezer/freezer.js";
 import { checkName } from "../names.js";
 import { Accession, checkAccessionLabel, type LaneInfo } from "./accession.js";
-import { applyAttachments, planAttachments, removeAttached } from "./cohort/attach.js";
+import { checkAttachments, removeAttached, storeAccessions } from "./cohort/attach.js";
 import { searchAids, whereAids, type WhereCriteria } from "./cohort/query.js";
 import { drawItems, type RandomOptions } from "./cohort/random.js";
 import { CohortStore, SCHEMA, type AccessionKey } from "./cohort/store.js";
@@ -100,7 +100,7 @@ export class Cohort extends Freezable {
     const ds = freezer.dataset(this.name, name);
     const existed = ds.exists();
     // a new Cohort is only created once its files have passed the checks
-    if (attach && !existed) await planAttachments(new CohortStore(() => { throw new Error("no database while planning"); }, ds.thawedDir, ds.slug), accessions);
+    if (attach && !existed) await checkAttachments(ds.thawedDir, ds.slug, accessions);
     const cohort = new this(name, { ...open, freezer }) as C;
     try {
       await cohort.importAccessions(accessions, { attach });
@@ -143,19 +143,7 @@ export class Cohort extends Freezable {
    */
   async importAccessions(accessions: Iterable<Accession>, opts: { attach?: boolean } = {}): Promise<Accession[]> {
     const list = this.checkList(accessions);
-    return this.dataset.withLock(async () => {
-      const plan = opts.attach ? await planAttachments(this.store, list) : undefined;
-      const db = this.db;
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        const aids = list.map((a, i) => this.store.upsert(a, plan?.files[i]));
-        await applyAttachments(plan?.copies ?? [], () => db.exec("COMMIT"));
-        return this.store.read(aids);
-      } catch (err) {
-        if (db.inTransaction) db.exec("ROLLBACK");
-        throw err;
-      }
-    });
+    return this.dataset.withLock(async () => this.store.read(await storeAccessions(this.store, list, Boolean(opts.attach))));
   }
 
   /**

@@ -1,17 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Minus80Error } from "../../src/errors.js";
 import { Accession } from "../../src/types/accession.js";
+import { thrown } from "../helpers/assertions.js";
 
 /** The Minus80Error thrown by `fn` (fails the test if it does not throw one). */
-function caught(fn: () => unknown): Minus80Error {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    return err as Minus80Error;
-  }
-  throw new Error("expected a Minus80Error, but nothing was thrown");
-}
+const caught = thrown;
 
 describe("Accession", () => {
   it("keeps its name, files, metadata and aliases as given", () => {

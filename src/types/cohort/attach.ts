@@ -21,7 +21,7 @@ import { isInside } from "../../freezer/frozenDataset.js";
 import { checkRawName, RAW_NAME_RULE } from "../../names.js";
 import type { Accession } from "../accession.js";
 import { isUrl } from "../samplesheet/paths.js";
-import type { CohortStore, StoredFile } from "./store.js";
+import { CohortStore, type StoredFile } from "./store.js";
 
 /** The folder of the working copy that attached reads live in. */
 export const READS_DIR = "reads";
@@ -84,6 +84,40 @@ export async function planAttachments(store: CohortStore, accessions: readonly A
     plan.files.push(stored);
   }
   return plan;
+}
+
+/**
+ * The checks of `planAttachments` for a Cohort that does not exist yet (so
+ * that a refused import creates nothing).
+ *
+ * @example await checkAttachments(ds.thawedDir, ds.slug, accessions)
+ */
+export async function checkAttachments(thawedDir: string, slug: string, accessions: readonly Accession[]): Promise<void> {
+  const noDatabase = () => {
+    throw new Error("planning attachments needs no database");
+  };
+  await planAttachments(new CohortStore(noDatabase, thawedDir, slug), accessions);
+}
+
+/**
+ * Stores accessions in one transaction, attaching their local files first
+ * when `attach`; returns their AIDs. All or nothing: a failure rolls the
+ * database back and removes every copy made.
+ *
+ * @example const aids = await storeAccessions(store, [a], true)
+ */
+export async function storeAccessions(store: CohortStore, accessions: readonly Accession[], attach: boolean): Promise<number[]> {
+  const plan = attach ? await planAttachments(store, accessions) : undefined;
+  const db = store.db;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const aids = accessions.map((a, i) => store.upsert(a, plan?.files[i]));
+    await applyAttachments(plan?.copies ?? [], () => db.exec("COMMIT"));
+    return aids;
+  } catch (err) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
 }
 
 async function checkReadable(accession: string, file: string): Promise<void> {

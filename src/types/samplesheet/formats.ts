@@ -77,8 +77,10 @@ function readAccessionsJson(file: string): Accession[] {
     try {
       return Accession.fromJSON(item as AccessionJSON);
     } catch (err) {
-      if (!isMinus80Error(err)) throw err;
-      throw new InvalidArgumentError(`accession file ${file}: entry ${index + 1}: ${err.message}`, { ...err.data, file, index });
+      // a value of the wrong shape (files: 5) fails inside the constructor as a TypeError
+      if (!isMinus80Error(err) && !(err instanceof TypeError)) throw err;
+      const why = isMinus80Error(err) ? err.message : "not an accession: expected {name, files: [...], metadata: {...}, aliases: [...]}";
+      throw new InvalidArgumentError(`accession file ${file}: entry ${index + 1}: ${why}`, { ...(isMinus80Error(err) ? err.data : {}), file, index });
     }
   });
 }

@@ -1,19 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { Minus80Error } from "../../../src/errors.js";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { parseSamplesheet } from "../../../src/types/samplesheet/csvRead.js";
-import { importFormatOf } from "../../../src/types/samplesheet/formats.js";
+import { importFormatOf, readAccessionFile } from "../../../src/types/samplesheet/formats.js";
+import { formatAccessions } from "../../../src/types/samplesheet/write.js";
+import { Accession } from "../../../src/types/accession.js";
+import { thrown } from "../../helpers/assertions.js";
 
 const csv = (text: string, baseDir?: string) => parseSamplesheet(text, { delimiter: ",", source: "sheet.csv", baseDir });
 
-function refusal(text: string, delimiter: "," | "\t" = ","): Minus80Error {
-  try {
-    parseSamplesheet(text, { delimiter, source: "sheet.csv" });
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    return err as Minus80Error;
-  }
-  throw new Error("the sheet was accepted");
-}
+const refusal = (text: string) => thrown(() => parseSamplesheet(text, { delimiter: ",", source: "sheet.csv" }));
 
 describe("reading an nf-core/rnaseq samplesheet", () => {
   it("rows of one sample merge into one accession, one lane per row in order, read 1 and read 2 recorded", () => {
@@ -99,5 +96,24 @@ describe("bad samplesheets are refused naming the row and column", () => {
     expect(err.data).toMatchObject({ file: "sheet.csv", ...where });
     expect(err.message).toMatch(message);
     expect(err.message).toContain("sheet.csv");
+  });
+});
+
+describe("JSON accession files", () => {
+  it("what export --format json writes reads back; an entry of the wrong shape is INVALID_ARGUMENT naming it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "m80-json-"));
+    try {
+      const a = new Accession("S1", { metadata: { age: 3 }, aliases: ["one"] }).addFile("/d/R1.fq", { lane: "L1", read: 1 });
+      const good = path.join(dir, "a.json");
+      fs.writeFileSync(good, formatAccessions([a], "json"));
+      expect(readAccessionFile(good).map((x) => x.toJSON())).toEqual([a.toJSON()]);
+      const bad = path.join(dir, "b.json");
+      fs.writeFileSync(bad, JSON.stringify({ accessions: [{ name: "S1", files: 5 }] }));
+      const err = thrown(() => readAccessionFile(bad));
+      expect(err.code).toBe("INVALID_ARGUMENT");
+      expect(err.message).toMatch(/b\.json: entry 1: not an accession/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
