@@ -69,6 +69,21 @@ describe("attaching reads", () => {
     expect(fs.readFileSync(blob)).toEqual(fs.readFileSync(r1));
   });
 
+  it("attached reads resolve under whatever base directory the Cohort lives in (as after a pull elsewhere)", async () => {
+    const c = cohort();
+    await c.importAccessions([new Accession("S1", { files: [read("S1_R1.fq")] })], { attach: true });
+    c.close();
+    opened.splice(0);
+    const moved = path.join(t.root, "elsewhere");
+    fs.renameSync(t.basedir, moved);
+    process.env.MINUS80_BASEDIR = moved;
+    const there = cohort();
+    const file = there.get("S1").files[0]!;
+    expect(file).toBe(path.join(moved, "datasets", "Cohort", "Reads", "thawed", "reads", "S1", "S1_R1.fq"));
+    expect(fs.readFileSync(file, "utf8")).toBe("@S1_R1.fq\nACGT\n+\nIIII\n");
+    expect(there.toSamplesheet("nf-core-rnaseq")).toContain(`S1,${file},,auto`);
+  });
+
   it("attach(key, file) replaces the accession's reference to that file by the copy, in place, keeping its lane", async () => {
     const c = cohort();
     const r1 = read("R1.fq");
