@@ -148,14 +148,17 @@ export class Cohort extends Freezable {
 
   /**
    * Copies a local file into the working copy as a read of an existing
-   * accession (`reads/<accession>/<file name>`); an entry naming the
-   * original is replaced by the copy, in place.
+   * accession (`reads/<accession>/<file name>`), or with no `file` every
+   * local file the accession names; an entry naming an original is replaced
+   * by its copy, in place, keeping its lane record.
    *
    * @example await c.attach("Sample1", "/data/Sample1_L007_R1_001.fastq", { lane: "L007", read: 1 })
+   * @example await c.attach("Sample1")   // all of Sample1's local files
    */
-  async attach(key: AccessionKey, file: string, info?: LaneInfo): Promise<Accession> {
-    const name = this.get(key).name;
-    return (await this.importAccessions([new Accession(name).addFile(file, info)], { attach: true }))[0]!;
+  async attach(key: AccessionKey, file?: string, info?: LaneInfo): Promise<Accession> {
+    const current = this.get(key);
+    const wanted = file === undefined ? current : new Accession(current.name).addFile(file, info);
+    return (await this.importAccessions([wanted], { attach: true }))[0]!;
   }
 
   /** The accession for a name, alias or AID (a fresh copy). NOT_FOUND if absent. @example c.get("10F"); c.get(1) */

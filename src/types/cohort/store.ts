@@ -147,21 +147,26 @@ export class CohortStore {
     const hasInfo = this.hasFileInfo();
     const has = db.prepare("SELECT 1 FROM files WHERE AID = ? AND url = ?");
     const addFile = db.prepare("INSERT OR IGNORE INTO files (AID, url) VALUES (?, ?)");
+    const dropFile = db.prepare("DELETE FROM files WHERE AID = ? AND url = ?");
+    const renameFile = db.prepare("UPDATE files SET url = ? WHERE AID = ? AND url = ?");
+    // a record given replaces the old one; a file given again without one keeps its record
+    const setInfo = hasInfo
+      ? db.prepare(
+          `INSERT INTO file_info (AID, url, lane, read, attached) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (AID, url) DO UPDATE SET lane = coalesce(excluded.lane, lane), read = coalesce(excluded.read, read), attached = excluded.attached`,
+        )
+      : undefined;
+    // the copy keeps the reference's lane record unless it brings its own
+    const renameInfo = hasInfo ? db.prepare("UPDATE OR REPLACE file_info SET url = ? WHERE AID = ? AND url = ?") : undefined;
     for (const f of files) {
       if (f.replaces !== undefined && f.replaces !== f.url && has.get(aid, f.replaces)) {
         // the copy takes the reference's place in the order
-        if (has.get(aid, f.url)) db.prepare("DELETE FROM files WHERE AID = ? AND url = ?").run(aid, f.replaces);
-        else db.prepare("UPDATE files SET url = ? WHERE AID = ? AND url = ?").run(f.url, aid, f.replaces);
-        // the copy keeps the reference's lane record unless it brings its own
-        if (hasInfo) db.prepare("UPDATE OR REPLACE file_info SET url = ? WHERE AID = ? AND url = ?").run(f.url, aid, f.replaces);
+        if (has.get(aid, f.url)) dropFile.run(aid, f.replaces);
+        else renameFile.run(f.url, aid, f.replaces);
+        renameInfo?.run(f.url, aid, f.replaces);
       }
       addFile.run(aid, f.url);
-      if (!f.attached && f.lane === undefined && f.read === undefined) continue;
-      // a record given replaces the old one; a file given again without one keeps its record
-      db.prepare(
-        `INSERT INTO file_info (AID, url, lane, read, attached) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (AID, url) DO UPDATE SET lane = coalesce(excluded.lane, lane), read = coalesce(excluded.read, read), attached = excluded.attached`,
-      ).run(aid, f.url, f.lane ?? null, f.read ?? null, f.attached ? 1 : 0);
+      if (f.attached || f.lane !== undefined || f.read !== undefined) setInfo!.run(aid, f.url, f.lane ?? null, f.read ?? null, f.attached ? 1 : 0);
     }
   }
 

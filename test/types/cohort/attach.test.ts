@@ -94,6 +94,21 @@ describe("attaching reads", () => {
     expect(a.fileEntries[0]).toMatchObject({ lane: "7", read: 1 });
   });
 
+  it("attach(key) with no file attaches every local file the accession names, keeping order, lanes and URLs", async () => {
+    const c = cohort();
+    const r1 = read("R1.fq");
+    const r2 = read("R2.fq");
+    c.add(new Accession("S1").addFile(r1, { lane: "L1", read: 1 }).addFile("https://host/x.fq").addFile(r2, { lane: "L1", read: 2 }));
+    const a = await c.attach("S1");
+    const dir = path.join(c.dataset.thawedDir, "reads", "S1");
+    expect(a.fileEntries).toEqual([
+      { file: path.join(dir, "R1.fq"), lane: "L1", read: 1 },
+      { file: "https://host/x.fq" },
+      { file: path.join(dir, "R2.fq"), lane: "L1", read: 2 },
+    ]);
+    expect(storedUrls(c)).toEqual(["reads/S1/R1.fq", "https://host/x.fq", "reads/S1/R2.fq"]);
+  });
+
   it("the same file name in two accessions is two copies; attaching the same bytes again changes nothing", async () => {
     const c = cohort();
     const a = read("R1.fq", path.join(data, "a"));
