@@ -14,6 +14,7 @@ import { printAccessions, withExistingCohort } from "./cohortCommon.js";
 import { registerCohortEditCommands } from "./cohortEdit.js";
 import { registerCohortExportCommand } from "./cohortExport.js";
 
+/** Adds the `cohort` command group to the program. @example registerCohortCommands(program) */
 export function registerCohortCommands(program: Command): void {
   const cohort = program.command("cohort").description("build, query, edit and export Cohorts of accessions");
   cohort

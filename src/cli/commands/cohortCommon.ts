@@ -6,7 +6,7 @@ import { checkName, formatSlug } from "../../names.js";
 import { Cohort } from "../../types/cohort.js";
 import { println } from "../output.js";
 
-/** Runs `fn` on the existing Cohort `name` (DATASET_NOT_FOUND otherwise), closing it after. */
+/** Runs `fn` on the existing Cohort `name` (DATASET_NOT_FOUND otherwise), closing it after. @example await withExistingCohort("RNA", (c) => c.size) */
 export async function withExistingCohort<T>(name: string, fn: (c: Cohort) => T | Promise<T>): Promise<T> {
   checkName(name);
   if (!Freezer.open().exists("Cohort", name)) throw new DatasetNotFoundError(formatSlug("Cohort", name));
@@ -18,7 +18,7 @@ export async function withExistingCohort<T>(name: string, fn: (c: Cohort) => T |
   }
 }
 
-/** Each accession as a few indented lines: aliases, files (with lane and read), metadata. */
+/** Each accession as a few indented lines: aliases, files (with lane and read), metadata. @example printAccessions([...cohort]) */
 export function printAccessions(accessions: readonly Accession[]): void {
   for (const a of accessions) {
     println(`- ${a.name}${a.aliases.length > 0 ? ` (aliases: ${a.aliases.join(", ")})` : ""}`);
@@ -30,7 +30,7 @@ export function printAccessions(accessions: readonly Accession[]): void {
   }
 }
 
-/** A whole number >= 0 from a command-line argument, or INVALID_ARGUMENT naming it. */
+/** A whole number >= 0 (or any whole number with `allowNegative`) from a command-line argument, or INVALID_ARGUMENT naming it. @example parseCount("n", "3") // 3 */
 export function parseCount(what: string, value: string, allowNegative = false): number {
   const n = Number(value);
   const ok = (allowNegative ? /^-?\d+$/ : /^\d+$/).test(value) && Number.isSafeInteger(n);

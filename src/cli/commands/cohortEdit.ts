@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { printJson, println } from "../output.js";
 import { parseCount, withExistingCohort } from "./cohortCommon.js";
 
+/** Adds `rm`, `alias` and `sample` to the `cohort` group. @example registerCohortEditCommands(cohortGroup) */
 export function registerCohortEditCommands(cohort: Command): void {
   cohort
     .command("rm")

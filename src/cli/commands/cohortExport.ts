@@ -4,6 +4,7 @@ import { checkExportFormat, EXPORT_FORMATS } from "../../types/samplesheet/write
 import { println } from "../output.js";
 import { withExistingCohort } from "./cohortCommon.js";
 
+/** Adds `export` to the `cohort` group. @example registerCohortExportCommand(cohortGroup) */
 export function registerCohortExportCommand(cohort: Command): void {
   cohort
     .command("export")

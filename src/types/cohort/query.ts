@@ -42,7 +42,7 @@ export function parseWhere(items: readonly string[]): WhereCriteria {
   return out;
 }
 
-/** The AIDs (in order) whose metadata holds every criterion. */
+/** The AIDs (in order) whose metadata holds every criterion. @example whereAids(store, { tissue: "leaf" }) // [1, 3] */
 export function whereAids(store: CohortStore, criteria: WhereCriteria): number[] {
   let selected: Set<number> | undefined;
   for (const [key, wanted] of Object.entries(criteria)) {
@@ -59,6 +59,8 @@ export function whereAids(store: CohortStore, criteria: WhereCriteria): number[]
  * run of characters the query shares with any name or alias (at least
  * MIN_FUZZY_RUN long; the first such label on ties) is searched for
  * instead, and its first match is the one result.
+ *
+ * @example searchAids(store, "M7956_Fat_shoulder_1_R1") // { aids: [4], fuzzy: true }
  */
 export function searchAids(store: CohortStore, query: string, fuzzy = true): SearchResult {
   if (typeof query !== "string" || query.length === 0) throw new InvalidArgumentError("a search needs a non-empty query", { value: query });

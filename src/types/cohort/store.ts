@@ -82,7 +82,7 @@ export class CohortStore {
     return this.connection();
   }
 
-  /** How a file entry of an Accession is stored: relative and attached when inside the working copy. */
+  /** How a file entry of an Accession is stored: relative and attached when inside the working copy. @example store.storedFile(`${thawed}/reads/S1/R1.fq`) // { url: "reads/S1/R1.fq", attached: true } */
   storedFile(file: string, info: LaneInfo = {}): StoredFile {
     if (path.isAbsolute(file) && isInside(this.thawedDir, path.resolve(file))) {
       return { url: path.relative(this.thawedDir, path.resolve(file)).split(path.sep).join("/"), attached: true, ...info };
@@ -90,11 +90,12 @@ export class CohortStore {
     return { url: file, attached: false, ...info };
   }
 
-  /** The path a stored file names: absolute for an attached one, as stored otherwise. */
+  /** The path a stored file names: absolute for an attached one, as stored otherwise. @example store.resolve({ url: "reads/S1/R1.fq", attached: true }) // `${thawed}/reads/S1/R1.fq` */
   resolve(f: { url: string; attached: boolean }): string {
     return f.attached ? path.join(this.thawedDir, ...f.url.split("/")) : f.url;
   }
 
+  /** The AID of a name, alias, AID or Accession, or undefined. @example store.lookup("10F") // 1 */
   lookup(key: AccessionKey): number | undefined {
     const db = this.db;
     const aidOf = (row: unknown) => (row as { AID: number } | undefined)?.AID;
@@ -106,6 +107,7 @@ export class CohortStore {
     throw new InvalidArgumentError(`an accession is identified by a name, an alias, an AID or an Accession, not a ${typeof key}`, { cohort: this.slug });
   }
 
+  /** Like `lookup`, but NOT_FOUND when absent. @example store.aidOf("10F") // 1 */
   aidOf(key: AccessionKey): number {
     const aid = this.lookup(key);
     if (aid === undefined) {
@@ -119,6 +121,8 @@ export class CohortStore {
    * Inserts or merges one accession; returns its AID. Runs inside a
    * transaction. `files` (default: the accession's files in stored form)
    * lets the attach step store copies in place of the originals.
+   *
+   * @example store.upsert(new Accession("S1", { files: ["/d/R1.fq"] })) // 1
    */
   upsert(a: Accession, files: StoredFile[] = a.fileEntries.map(({ file, ...info }) => this.storedFile(file, info))): number {
     const db = this.db;
@@ -170,6 +174,7 @@ export class CohortStore {
     }
   }
 
+  /** Adds an alias to an AID inside a transaction; INVALID_ARGUMENT if it names another accession. @example store.insertAlias(1, "ten-female") */
   insertAlias(aid: number, alias: string): void {
     const db = this.db;
     const named = db.prepare("SELECT AID FROM accessions WHERE name = ?").get(alias) as { AID: number } | undefined;
@@ -190,7 +195,7 @@ export class CohortStore {
     db.prepare("INSERT INTO aliases (alias, AID) VALUES (?, ?)").run(alias, aid);
   }
 
-  /** Deletes the rows of one accession; returns the attached files it alone named (relative). Runs inside a transaction. */
+  /** Deletes the rows of one accession; returns the attached files it alone named (relative). Runs inside a transaction. @example store.deleteRows(1) // ["reads/S1/R1.fq"] */
   deleteRows(aid: number): string[] {
     const db = this.db;
     const info = this.hasFileInfo();
@@ -203,12 +208,12 @@ export class CohortStore {
     return attached.filter((url) => !stillUsed.get(url));
   }
 
-  /** Every AID in order. */
+  /** Every AID in order. @example store.aids() // [1, 2, 5] */
   aids(): number[] {
     return (this.db.prepare("SELECT AID FROM accessions ORDER BY AID").all() as { AID: number }[]).map((r) => r.AID);
   }
 
-  /** Fresh Accessions (AID order) for `aids`, or for all when undefined, with four queries in all. */
+  /** Fresh Accessions (in the order of `aids`, or all in AID order), with four queries in all. @example store.read([2, 1]).map((a) => a.name) // ["S2", "S1"] */
   read(aids?: readonly number[]): Accession[] {
     const db = this.db;
     const subset = aids !== undefined && aids.length <= 500 ? aids : undefined;
@@ -246,13 +251,13 @@ export class CohortStore {
     return out;
   }
 
-  /** Metadata rows of one key, with values typed as stored. */
+  /** Metadata rows of one key, with values typed as stored. @example store.metadataOf("age") // [{ AID: 1, value: 3 }] */
   metadataOf(key: string): { AID: number; value: MetadataValue }[] {
     const rows = this.db.prepare("SELECT AID, type, val FROM metadata WHERE key = ?").all(key) as { AID: number; type: MetadataType; val: string | number }[];
     return rows.map((r) => ({ AID: r.AID, value: r.type === "boolean" ? r.val === 1 : r.val }));
   }
 
-  /** Every name (AID order) then every alias, each with its AID. */
+  /** Every name (AID order) then every alias, each with its AID. @example store.labels() // [{ AID: 1, label: "10F" }, { AID: 1, label: "ten-female" }] */
   labels(): { AID: number; label: string }[] {
     const db = this.db;
     const names = db.prepare("SELECT AID, name AS label FROM accessions ORDER BY AID").all() as { AID: number; label: string }[];
