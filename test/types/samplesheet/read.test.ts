@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { parseSamplesheet } from "../../../src/types/samplesheet/csvRead.js";
 import { importFormatOf, readAccessionFile } from "../../../src/types/samplesheet/formats.js";
 import { formatAccessions } from "../../../src/types/samplesheet/write.js";
 import { Accession } from "../../../src/types/accession.js";
 import { thrown } from "../../helpers/assertions.js";
+import { makeTempEnv } from "../../helpers/tempEnv.js";
 
 const csv = (text: string, baseDir?: string) => parseSamplesheet(text, { delimiter: ",", source: "sheet.csv", baseDir });
 
@@ -101,7 +101,8 @@ describe("bad samplesheets are refused naming the row and column", () => {
 
 describe("JSON accession files", () => {
   it("what export --format json writes reads back; an entry of the wrong shape is INVALID_ARGUMENT naming it", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "m80-json-"));
+    const t = makeTempEnv();
+    const dir = t.root;
     try {
       const a = new Accession("S1", { metadata: { age: 3 }, aliases: ["one"] }).addFile("/d/R1.fq", { lane: "L1", read: 1 });
       const good = path.join(dir, "a.json");
@@ -113,7 +114,7 @@ describe("JSON accession files", () => {
       expect(err.code).toBe("INVALID_ARGUMENT");
       expect(err.message).toMatch(/b\.json: entry 1: not an accession/);
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      t.cleanup();
     }
   });
 });

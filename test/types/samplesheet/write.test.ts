@@ -1,5 +1,4 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Accession } from "../../../src/types/accession.js";
@@ -7,12 +6,13 @@ import { laneRows, mateOf } from "../../../src/types/samplesheet/lanes.js";
 import { parseSamplesheet } from "../../../src/types/samplesheet/csvRead.js";
 import { formatAccessions, RNASEQ_HEADER, SAREK_HEADER } from "../../../src/types/samplesheet/write.js";
 import { readAccessionsYaml } from "../../../src/types/samplesheet/yaml.js";
+import { makeTempEnv, type TempEnv } from "../../helpers/tempEnv.js";
 
-let tmp: string;
+let t: TempEnv;
 beforeEach(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "m80-sheet-"));
+  t = makeTempEnv();
 });
-afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterEach(() => t.cleanup());
 
 const laned = () =>
   new Accession("S1", { metadata: { strandedness: "reverse", tissue: "leaf", reads: 12 }, aliases: ["one"] })
@@ -91,7 +91,7 @@ describe("formatAccessions", () => {
       new Accession("10", { files: ["ssh://h/p/10_R1.fq"], metadata: { code: "007", paired: true, n: 1.5 } }),
       new Accession("__proto__", { aliases: ["constructor"] }),
     ];
-    const file = path.join(tmp, "out.yaml");
+    const file = path.join(t.root, "out.yaml");
     fs.writeFileSync(file, formatAccessions(accessions, "yaml"));
     expect(readAccessionsYaml(file).map((a) => a.toJSON())).toEqual(accessions.map((a) => a.toJSON()));
   });
