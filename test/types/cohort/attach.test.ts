@@ -171,22 +171,22 @@ describe("attaching reads", () => {
     expect(fs.readFileSync(path.join(c.dataset.thawedDir, "reads/S1/R1.fq"))).toEqual(fs.readFileSync(a));
   });
 
-  it("a copy failing midway removes every copy and rolls the database back: the freezer is byte-identical", async () => {
+  it.each(["copyFile", "rename"] as const)("%s failing midway removes every copy and rolls the database back: the freezer is byte-identical", async (step) => {
     const c = cohort();
-    c.add(new Accession("Old"));
+    await c.importAccessions([new Accession("S1", { files: [read("0.fq")] })], { attach: true }); // reads/S1/ exists already
     c.close();
     const before = snapshotTree(t.basedir);
     const files = [read("1.fq"), read("2.fq"), read("3.fq")];
-    const real = fsp.copyFile;
+    const real = fsp[step] as (...args: unknown[]) => Promise<void>;
     let n = 0;
-    vi.spyOn(fsp, "copyFile").mockImplementation(async (src, dst, mode) => {
+    vi.spyOn(fsp, step).mockImplementation((async (...args: unknown[]) => {
       if (++n === 3) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
-      return real(src, dst, mode);
-    });
-    await expect(c.importAccessions([new Accession("S1", { files })], { attach: true })).rejects.toThrow(/ENOSPC/);
+      return real(...args);
+    }) as never);
+    await expect(c.importAccessions([new Accession("S1", { files }), new Accession("S2", { files: [read("4.fq")] })], { attach: true })).rejects.toThrow(/ENOSPC/);
     c.close();
     expect(snapshotTree(t.basedir)).toEqual(before);
-    expect(cohort().has("S1")).toBe(false);
+    expect(cohort().get("S1").files).toEqual([path.join(c.dataset.thawedDir, "reads/S1/0.fq")]);
   });
 
   it("a database conflict (an accession named like an alias) copies nothing", async () => {
