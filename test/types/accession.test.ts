@@ -115,3 +115,38 @@ describe("Accession", () => {
     expect(err.message).toContain("depth");
   });
 });
+
+describe("Accession lane records", () => {
+  it("a file may carry its lane and read; toJSON lists them under lanes only when some file has one", () => {
+    const a = new Accession("S1").addFile("/d/L7_R1.fq", { lane: "L007", read: 1 }).addFile("/d/notes.txt");
+    expect(a.laneOf("/d/L7_R1.fq")).toEqual({ lane: "L007", read: 1 });
+    expect(a.laneOf("/d/notes.txt")).toBeUndefined();
+    expect(a.fileEntries).toEqual([{ file: "/d/L7_R1.fq", lane: "L007", read: 1 }, { file: "/d/notes.txt" }]);
+    expect(a.toJSON().lanes).toEqual({ "/d/L7_R1.fq": { lane: "L007", read: 1 } });
+    expect(Accession.fromJSON(a.toJSON()).toJSON()).toEqual(a.toJSON());
+    expect(new Accession("S2", { files: ["/x"] }).toJSON()).not.toHaveProperty("lanes");
+  });
+
+  it("adding a file again with a record replaces its record, without one keeps it", () => {
+    const a = new Accession("S1").addFile("/a.fq", { lane: "1", read: 1 });
+    a.addFile("/a.fq");
+    expect(a.laneOf("/a.fq")).toEqual({ lane: "1", read: 1 });
+    a.addFile("/a.fq", { lane: "2" });
+    expect(a.laneOf("/a.fq")).toEqual({ lane: "2" });
+    expect(a.files).toEqual(["/a.fq"]);
+  });
+
+  it.each([
+    ["read 3", { read: 3 }],
+    ["an empty lane", { lane: "" }],
+    ["a lane with a control character", { lane: "L\n1" }],
+  ])("%s is refused with INVALID_ARGUMENT naming the file", (_what, info) => {
+    const err = caught(() => new Accession("S1").addFile("/a.fq", info as never));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.data).toMatchObject({ accession: "S1", value: "/a.fq" });
+  });
+
+  it("a lane record for a file the accession does not list is refused", () => {
+    expect(() => new Accession("S1", { files: ["/a.fq"], lanes: { "/b.fq": { lane: "1" } } })).toThrow(/names "\/b.fq", which is not one of its files/);
+  });
+});
