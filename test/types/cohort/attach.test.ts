@@ -223,6 +223,19 @@ describe("attaching reads", () => {
   });
 });
 
+describe("importFile", () => {
+  it("a conflict found only by the database (an alias equal to another accession's name) removes the Cohort it created", async () => {
+    const yaml = path.join(t.root, "a.yaml");
+    fs.writeFileSync(yaml, `A:\n  files: [${read("A_R1.fq")}]\nB:\n  aliases: [A]\n`);
+    const before = snapshotTree(t.basedir);
+    const err = await expectCode(Cohort.importFile("Fresh", yaml, { attach: true }), "INVALID_ARGUMENT");
+    expect(err.message).toMatch(/alias "A" is already the name of an accession/);
+    expect(Freezer.open().exists("Cohort", "Fresh")).toBe(false);
+    expect(Object.keys(snapshotTree(t.basedir)).filter((k) => k.includes("Fresh"))).toEqual([]);
+    expect(Object.keys(before).filter((k) => k.includes("Fresh"))).toEqual([]);
+  });
+});
+
 describe("a Cohort made before lanes and attached reads", () => {
   it("opens and reads without its database changing; the first write adds the file_info table", () => {
     const dir = path.join(t.basedir, "datasets", "Cohort", "Old", "thawed");
