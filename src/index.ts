@@ -33,8 +33,16 @@ export { LATEST_TAG, computeTotal, parseTagManifest, type TagManifest, type File
 export { RelationalStore } from "./freezer/stores/relational.js";
 export { DocumentStore } from "./freezer/stores/documents.js";
 export { ColumnStore, type ColumnTable, type ColumnValues, type ColumnRow, type ColumnScalar, type NumericTypedArray } from "./freezer/stores/columns.js";
-export { Accession, type AccessionInit, type AccessionJSON, type MetadataValue } from "./types/accession.js";
-export { Cohort, readAccessionsYaml, type AccessionKey, type RandomOptions } from "./types/cohort.js";
+export { Accession, type AccessionInit, type AccessionJSON, type MetadataValue, type LaneInfo, type FileEntryInfo } from "./types/accession.js";
+export { Cohort, readAccessionsYaml, type AccessionKey, type RandomOptions, type WhereCriteria, type ImportOptions } from "./types/cohort.js";
+export { seededRandom } from "./types/cohort/random.js";
+export { parseWhere } from "./types/cohort/query.js";
+export { READS_DIR } from "./types/cohort/attach.js";
+export { readAccessionFile, importFormatOf, IMPORT_FORMATS, type ImportFormat } from "./types/samplesheet/formats.js";
+export { parseSamplesheet, readSamplesheet } from "./types/samplesheet/csvRead.js";
+export { formatAccessions, checkExportFormat, EXPORT_FORMATS, RNASEQ_HEADER, SAREK_HEADER, SHEET_DEFAULTS, type ExportFormat } from "./types/samplesheet/write.js";
+export { laneRows, type LaneRow } from "./types/samplesheet/lanes.js";
+export { accessionsToYaml } from "./types/samplesheet/yaml.js";
 export { datasets, exists, deleteDatasets } from "./freezer/registry.js";
 export {
   CloudData,

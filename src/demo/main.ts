@@ -135,17 +135,17 @@ async function main(): Promise<number> {
     const allFiles = [...reads.values()].flat();
     say(`\n2. build Cohort ${DATASET} from ${allFiles.length} ${real ? "real" : "synthetic"} FASTQ files (${reads.size} samples), reads attached`);
     let cohort = new Cohort(DATASET);
-    const attached = path.join(cohort.dataset.thawedDir, "reads");
-    fs.mkdirSync(attached, { recursive: true });
-    for (const [sample, files] of reads) {
-      for (const f of files) fs.copyFileSync(f, path.join(attached, path.basename(f)));
-      cohort.add(
-        new Accession(sample, {
-          files: files.map((f) => `reads/${path.basename(f)}`),
-          metadata: { reads: files.reduce((n, f) => n + countReads(f), 0), lanes: new Set(files.map((f) => f.split("_")[2])).size },
-        }),
-      );
-    }
+    // attach: each read is copied into the working copy as reads/<sample>/<file name>
+    await cohort.importAccessions(
+      [...reads].map(
+        ([sample, files]) =>
+          new Accession(sample, {
+            files,
+            metadata: { reads: files.reduce((n, f) => n + countReads(f), 0), lanes: new Set(files.map((f) => f.split("_")[2])).size },
+          }),
+      ),
+      { attach: true },
+    );
     say(`    accessions: ${cohort.names().join(", ")}`);
     check(`the cohort holds ${reads.size} accessions`, cohort.size === reads.size);
 
@@ -173,7 +173,11 @@ async function main(): Promise<number> {
     say(`    downloaded ${pulled.downloaded} objects (${pulled.bytes} bytes)`);
     cohort = new Cohort(DATASET);
     check("the accessions came back", JSON.stringify(cohort.names()) === JSON.stringify([...reads.keys()]));
-    const sameBytes = allFiles.every((f) => sha256(f) === sha256(path.join(cohort.dataset.thawedDir, "reads", path.basename(f))));
+    const pulledFiles = new Map([...cohort].flatMap((a) => a.files.map((f) => [`${a.name}/${path.basename(f)}`, f] as const)));
+    const sameBytes = [...reads].every(([sample, files]) => files.every((f) => {
+      const copy = pulledFiles.get(`${sample}/${path.basename(f)}`);
+      return copy !== undefined && copy.startsWith(cohort.dataset.thawedDir) && sha256(f) === sha256(copy);
+    }));
     check(`all ${allFiles.length} read files are byte-identical to the originals (sha256)`, sameBytes);
     cohort.close();
     say('    await cloud.get("TestCohort", "Cohort", { tag: "v1" })   // same contents: nothing to download');

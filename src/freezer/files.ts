@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { FileExistsError } from "../errors.js";
 import type { HashResult } from "../integrity/hashingStream.js";
 
 /** Read buffer for hashing and copying: large reads keep sha256 near disk speed. */
@@ -46,6 +47,31 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
 }
 
 export type { HashResult } from "../integrity/hashingStream.js";
+
+/**
+ * Writes `data` to a new file `target` atomically (temporary name, then a
+ * hard link that never replaces a file made meanwhile); FILE_EXISTS if
+ * `target` exists, unless `replace`.
+ *
+ * @example await writeFileExclusive("samplesheet.csv", text)                   // refuses to overwrite
+ * @example await writeFileExclusive("samplesheet.csv", text, { replace: true })
+ */
+export async function writeFileExclusive(target: string, data: string | Uint8Array, opts: { replace?: boolean } = {}): Promise<void> {
+  if (opts.replace) return writeFileAtomic(target, data);
+  const exists = () => new FileExistsError(`${target} already exists; nothing was written`, { path: target });
+  if (await pathExists(target)) throw exists();
+  const tmp = tempPathFor(target);
+  try {
+    await fsp.writeFile(tmp, data, { flag: "wx", mode: 0o644 });
+    await fsp.link(tmp, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw exists();
+    throw err;
+  } finally {
+    await fsp.rm(tmp, { force: true });
+  }
+}
+
 
 /** Streams a file through sha256. */
 export async function hashFile(file: string): Promise<HashResult> {
@@ -111,6 +137,12 @@ export async function pruneEmptyDirs(root: string): Promise<void> {
     return empty;
   }
   await visit(root);
+}
+
+/** True when `candidate` is strictly inside `root`. */
+export function isInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
 export async function pathExists(p: string): Promise<boolean> {

@@ -14,18 +14,12 @@ import { IntegrityError, throwIfCancelled } from "../errors.js";
 import { forEachLimit } from "../limits.js";
 import type { ProgressListener } from "../progress.js";
 import type { BlobStore } from "./blobStore.js";
-import { pathExists } from "./files.js";
+import { isInside, pathExists } from "./files.js";
 import type { FrozenDataset } from "./frozenDataset.js";
 import type { TagManifest } from "./manifest.js";
 
 /** How many files are copied at once. */
 const FILE_CONCURRENCY = 8;
-
-/** True when `candidate` is strictly inside `root`. */
-export function isInside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-}
 
 /** Builds the tag's files in a temporary directory, then swaps it in. */
 export async function materialize(blobs: BlobStore, ds: FrozenDataset, target: TagManifest, opts: { onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {

@@ -17,3 +17,18 @@ export async function expectCode(p: Promise<unknown>, code: string): Promise<Min
   }
   throw new Error(`expected ${code}, but it succeeded`);
 }
+
+/**
+ * Runs `fn`, expecting it to throw a Minus80Error; returns it.
+ *
+ * @example const e = thrown(() => parseWhere(["x"])); expect(e.code).toBe("INVALID_ARGUMENT");
+ */
+export function thrown(fn: () => unknown): Minus80Error {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(Minus80Error);
+    return err as Minus80Error;
+  }
+  throw new Error("expected a Minus80Error, but nothing was thrown");
+}

@@ -7,7 +7,6 @@
  * Each case spawns a process, so the run counts are small; the seed is fixed
  * (MINUS80_SEED overrides it) and printed on failure.
  */
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { CLI, runCli, type CliResult } from "../helpers/cli.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
+import { snapshotTree } from "../helpers/tree.js";
 import { NAME_ORACLE, RAW_C0, SLUG_ORACLE, isWellFormed, nastyString, validName, validTag } from "./arbitraries.js";
 import { checkProperty } from "./fcConfig.js";
 
@@ -26,25 +26,6 @@ const ACCESSIONS = `10F:
     metadata:
         seqtype: novaseq
 `;
-
-/** Every file (content hash and mode), directory and link under `root`. */
-function snapshotTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      const rel = path.relative(root, p);
-      const st = fs.lstatSync(p);
-      if (e.isDirectory()) {
-        out[rel + "/"] = `dir ${(st.mode & 0o7777).toString(8)}`;
-        walk(p);
-      } else if (e.isSymbolicLink()) out[rel] = `link ${fs.readlinkSync(p)}`;
-      else out[rel] = `file ${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(fs.readFileSync(p)).digest("hex")}`;
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /** A sandbox with a config file and two real datasets (one frozen), so "nothing changed" means something. */
 function populatedSandbox(): TempEnv {

@@ -1,17 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Minus80Error } from "../../src/errors.js";
 import { Accession } from "../../src/types/accession.js";
+import { thrown } from "../helpers/assertions.js";
 
 /** The Minus80Error thrown by `fn` (fails the test if it does not throw one). */
-function caught(fn: () => unknown): Minus80Error {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    return err as Minus80Error;
-  }
-  throw new Error("expected a Minus80Error, but nothing was thrown");
-}
+const caught = thrown;
 
 describe("Accession", () => {
   it("keeps its name, files, metadata and aliases as given", () => {
@@ -120,5 +113,40 @@ describe("Accession", () => {
     const err = caught(() => new Accession("S1").set("depth", Infinity));
     expect(err.data).toMatchObject({ accession: "S1", key: "depth" });
     expect(err.message).toContain("depth");
+  });
+});
+
+describe("Accession lane records", () => {
+  it("a file may carry its lane and read; toJSON lists them under lanes only when some file has one", () => {
+    const a = new Accession("S1").addFile("/d/L7_R1.fq", { lane: "L007", read: 1 }).addFile("/d/notes.txt");
+    expect(a.laneOf("/d/L7_R1.fq")).toEqual({ lane: "L007", read: 1 });
+    expect(a.laneOf("/d/notes.txt")).toBeUndefined();
+    expect(a.fileEntries).toEqual([{ file: "/d/L7_R1.fq", lane: "L007", read: 1 }, { file: "/d/notes.txt" }]);
+    expect(a.toJSON().lanes).toEqual({ "/d/L7_R1.fq": { lane: "L007", read: 1 } });
+    expect(Accession.fromJSON(a.toJSON()).toJSON()).toEqual(a.toJSON());
+    expect(new Accession("S2", { files: ["/x"] }).toJSON()).not.toHaveProperty("lanes");
+  });
+
+  it("adding a file again with a record replaces its record, without one keeps it", () => {
+    const a = new Accession("S1").addFile("/a.fq", { lane: "1", read: 1 });
+    a.addFile("/a.fq");
+    expect(a.laneOf("/a.fq")).toEqual({ lane: "1", read: 1 });
+    a.addFile("/a.fq", { lane: "2" });
+    expect(a.laneOf("/a.fq")).toEqual({ lane: "2" });
+    expect(a.files).toEqual(["/a.fq"]);
+  });
+
+  it.each([
+    ["read 3", { read: 3 }],
+    ["an empty lane", { lane: "" }],
+    ["a lane with a control character", { lane: "L\n1" }],
+  ])("%s is refused with INVALID_ARGUMENT naming the file", (_what, info) => {
+    const err = caught(() => new Accession("S1").addFile("/a.fq", info as never));
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.data).toMatchObject({ accession: "S1", value: "/a.fq" });
+  });
+
+  it("a lane record for a file the accession does not list is refused", () => {
+    expect(() => new Accession("S1", { files: ["/a.fq"], lanes: { "/b.fq": { lane: "1" } } })).toThrow(/names "\/b.fq", which is not one of its files/);
   });
 });

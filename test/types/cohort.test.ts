@@ -9,6 +9,7 @@ import { Freezable } from "../../src/freezer/freezable.js";
 import { Freezer } from "../../src/freezer/freezer.js";
 import { Accession } from "../../src/types/accession.js";
 import { Cohort, readAccessionsYaml } from "../../src/types/cohort.js";
+import { thrown } from "../helpers/assertions.js";
 
 const SHARED_YAML = fileURLToPath(new URL("../../../shared/data/fastq/test_accession.yaml", import.meta.url));
 const ENV_KEYS = ["MINUS80_CONFIG", "MINUS80_BASEDIR"] as const;
@@ -67,15 +68,7 @@ function writeTemp(name: string, text: string): string {
 }
 
 /** The Minus80Error thrown by `fn` (fails the test if it does not throw one). */
-function caught(fn: () => unknown): Minus80Error {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(Minus80Error);
-    return err as Minus80Error;
-  }
-  throw new Error("expected a Minus80Error, but nothing was thrown");
-}
+const caught = thrown;
 
 async function caughtAsync(fn: () => Promise<unknown>): Promise<Minus80Error> {
   try {
