@@ -57,6 +57,11 @@ export type { CloudListing, CloudTagListing, CloudRawListing, TagSummary, RawFil
 export { GC_GRACE_MS, type GcResult, type GcOptions, type NukeResult } from "./cloud/gc.js";
 export type { PushCounts, PushOptions } from "./cloud/push.js";
 export type { PullCounts, PullOptions } from "./cloud/pull.js";
+export { checkPullSelection, COHORT_DTYPE, type PullPlan, type PullSelection } from "./cloud/pullPlan.js";
+export type { PushPlan, PushTagPlan } from "./cloud/pushPlan.js";
+export type { RequestEstimate, DiskRoom } from "./cloud/dryRun.js";
+export type { PartialCopy } from "./freezer/partial.js";
+export { SQL_FILE } from "./freezer/freezable.js";
 export type { RawPutResult, RawGetResult, RawPushOptions, RawPullOptions } from "./cloud/raw.js";
 export type { VerifyReport, VerifyProblem, VerifyProblemKind, VerifyOptions } from "./cloud/verify.js";
 export { RetryingBackend, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryEvent, type RetryStats } from "./cloud/retry.js";

@@ -44,7 +44,8 @@ export function userMessage(err: unknown): UserMessage {
   if (isMinus80Error(err)) {
     return {
       message: err.message,
-      hint: HINTS[err.code],
+      // an error that knows better what to do says so (e.g. a thaw of a partially pulled tag)
+      hint: typeof err.data.hint === "string" ? err.data.hint : HINTS[err.code],
       exitStatus: USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED,
     };
   }

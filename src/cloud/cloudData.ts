@@ -27,7 +27,9 @@ import { manifestKey, rawKey } from "./layout.js";
 import { datasetTags, listRawFiles, listTags, mapValues, type CloudListing, type CloudRawListing, type CloudTagListing, type ListFilter } from "./listing.js";
 import { checkMarker } from "./marker.js";
 import { pullTag, type PullCounts, type PullOptions } from "./pull.js";
+import { preparePull, type PullPlan } from "./pullPlan.js";
 import { emptyPushCounts, pushTag, type PushCounts, type PushOptions } from "./push.js";
+import { planPush, type PushPlan } from "./pushPlan.js";
 import { pullRaw, pushRaw, type RawGetResult, type RawPullOptions, type RawPushOptions, type RawPutResult } from "./raw.js";
 import { headOrUndefined, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
 import { RetryingBackend, type RetryEvent, type RetryPolicy } from "./retry.js";
@@ -60,11 +62,15 @@ export interface CloudListOptions extends ListFilter {
 export interface CloudPushOptions extends PushOptions {
   /** push this frozen tag (default: freeze the working state as `latest` and push every tag the cloud lacks) */
   tag?: string;
+  /** only say what would be sent (a `PushPlan`); nothing is written, locally or remotely */
+  dryRun?: boolean;
 }
 
 export interface CloudPullOptions extends PullOptions {
   /** default `latest` */
   tag?: string;
+  /** only say what would be fetched (a `PullPlan`); nothing is written, locally or remotely */
+  dryRun?: boolean;
 }
 
 export interface CloudRemoveDatasetOptions extends OperationOptions {
@@ -129,13 +135,21 @@ export class CloudData {
    * as `latest` plus every local tag the cloud lacks. Only objects the
    * bucket lacks are sent; the result counts what was.
    *
+   * With `dryRun`, returns what it would do (files, objects, bytes,
+   * requests) and writes nothing (see pushPlan.ts).
+   *
    * @example (await cloud.push("Cohort", "TestCohort", { tag: "v1" })).uploaded  // 0 on a re-push
+   * @example (await cloud.push("Cohort", "TestCohort", { dryRun: true })).objects.upload
    */
-  async push(dtype: string, name: string, opts: CloudPushOptions = {}): Promise<PushCounts> {
+  push(dtype: string, name: string, opts: CloudPushOptions & { dryRun: true }): Promise<PushPlan>;
+  push(dtype: string, name: string, opts?: CloudPushOptions & { dryRun?: false }): Promise<PushCounts>;
+  push(dtype: string, name: string, opts?: CloudPushOptions): Promise<PushCounts | PushPlan>;
+  async push(dtype: string, name: string, opts: CloudPushOptions = {}): Promise<PushCounts | PushPlan> {
     checkDtype(dtype);
     checkName(name);
     if (opts.tag !== undefined) checkTag(opts.tag);
     const ds = this.freezer.existing(dtype, name);
+    if (opts.dryRun) return planPush(this.ctx, ds, { tag: opts.tag, signal: opts.signal });
     const counts = emptyPushCounts();
     if (opts.tag !== undefined) {
       await pushTag(this.ctx, ds.tag(opts.tag), counts, opts);
@@ -151,14 +165,25 @@ export class CloudData {
   }
 
   /**
-   * Fetches a dataset tag (default `latest`) into the local freezer and thaws it.
+   * Fetches a dataset tag (default `latest`) into the local freezer and
+   * thaws it. With `include` (globs over its paths), or for a Cohort
+   * `accessions` / `where` (their reads plus the Cohort's own tables), only
+   * those files: the working copy is then partial (see freezer/partial.ts).
+   * With `dryRun`, returns what it would do and writes nothing.
    *
    * @example await cloud.pull("Cohort", "TestCohort", { tag: "v1" })
+   * @example await cloud.pull("Cohort", "RNA", { tag: "v1", accessions: ["Sample1"] })   // .partial === true
+   * @example (await cloud.pull("Cohort", "RNA", { tag: "v1", where: { tissue: "leaf" }, dryRun: true })).disk.enough
    */
-  pull(dtype: string, name: string, opts: CloudPullOptions = {}): Promise<PullCounts> {
+  pull(dtype: string, name: string, opts: CloudPullOptions & { dryRun: true }): Promise<PullPlan>;
+  pull(dtype: string, name: string, opts?: CloudPullOptions & { dryRun?: false }): Promise<PullCounts>;
+  pull(dtype: string, name: string, opts?: CloudPullOptions): Promise<PullCounts | PullPlan>;
+  async pull(dtype: string, name: string, opts: CloudPullOptions = {}): Promise<PullCounts | PullPlan> {
     checkDtype(dtype);
     checkName(name);
-    return pullTag(this.ctx, dtype, name, checkTag(opts.tag ?? LATEST_TAG), opts);
+    const tag = checkTag(opts.tag ?? LATEST_TAG);
+    if (opts.dryRun) return (await preparePull(this.ctx, dtype, name, tag, opts)).plan;
+    return pullTag(this.ctx, dtype, name, tag, opts);
   }
 
   /**

@@ -10,14 +10,14 @@ import type { PullCounts } from "./pull.js";
 import { emptyPushCounts, type PushCounts } from "./push.js";
 import type { RawGetResult } from "./raw.js";
 
-export interface CloudPutOptions extends CloudPushOptions {
+export interface CloudPutOptions extends Omit<CloudPushOptions, "dryRun"> {
   /** `name` is a file path and `dtype` a free category */
   raw?: boolean;
   /** raw: replace a different file of the same name */
   force?: boolean;
 }
 
-export interface CloudGetOptions extends CloudPullOptions {
+export interface CloudGetOptions extends Omit<CloudPullOptions, "dryRun"> {
   raw?: boolean;
   /** raw: where to write (default: the file name in the current directory) */
   output?: string;

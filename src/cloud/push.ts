@@ -17,22 +17,25 @@
  * sure every object it refreshed (or counted present through a base tag
  * removed meanwhile) is still there.
  *
+ * The planning (steps 1 and 2, and the refusals) is pushPlan.ts, which a
+ * dry run shares.
+ *
  * Cancelled (`signal`), a push stops before its manifest: the objects it
  * sent stay unreferenced, invisible to readers, and gc reclaims them after
  * the grace period (deleting them could break a concurrent push reusing them).
  *
  * @example await pushTag(ctx, ds.tag("v1"), counts, { onProgress })
  */
-import { CredentialsError, hasCode, IntegrityError, TagConflictError, throwIfCancelled, UnreachableError } from "../errors.js";
-import { LATEST_TAG, serializeTagManifest, type FileEntry, type TagManifest } from "../freezer/manifest.js";
+import { CredentialsError, hasCode, throwIfCancelled, UnreachableError } from "../errors.js";
+import { LATEST_TAG, serializeTagManifest, type TagManifest } from "../freezer/manifest.js";
 import { forEachLimit } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
-import { isObjectNotFound } from "./backends/errors.js";
 import { manifestKey, objectKey } from "./layout.js";
 import { ensureMarker } from "./marker.js";
-import { fetchManifest, headOrUndefined, uniqueObjects, type CloudContext, type OperationOptions } from "./remote.js";
-import { baseStillCommitted, findBaseTag, remoteObjects } from "./remoteObjects.js";
+import { checkRemote, notLocalError, planTag, tagConflict } from "./pushPlan.js";
+import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
+import { baseStillCommitted } from "./remoteObjects.js";
 import { uploadFile } from "./transfer/upload.js";
 
 /** Existence checks per push at most (a push slower than half the grace period checks again). */
@@ -75,37 +78,24 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   const { signal } = opts;
   const { dtype, name, tag } = manifest;
   const slug = formatSlug(dtype, name, tag);
-  const mutable = tag === LATEST_TAG;
 
-  const there = await fetchManifest(backend, dtype, name, tag, signal).catch((err: unknown) => {
-    if (isObjectNotFound(err)) return undefined;
-    // A damaged immutable manifest is not silently replaced; a damaged `latest` is.
-    if (mutable && hasCode(err, "INTEGRITY")) return undefined;
-    throw err;
-  });
-  if (there && there.total === manifest.total) {
+  const plan = await planTag(ctx, manifest, (sha) => freezer.blobs.has(sha), signal);
+  const { wanted, base, unchecked } = plan;
+  if (plan.unchanged) {
     counts.unchanged.push(tag);
-    counts.skipped += uniqueObjects(manifest).size;
+    counts.skipped += wanted.size;
     return;
   }
-  if (there && !mutable) throw tagConflict(slug, manifest, there);
 
   await ensureMarker(backend, signal);
-  const wanted = uniqueObjects(manifest);
-  for (const [sha] of wanted) {
-    if (!(await freezer.blobs.has(sha))) throw new IntegrityError(`cannot push ${slug}: object ${sha} is missing from the local store`, { slug, sha256: sha });
-  }
   const send = async (sha: string, onBytes?: (n: number) => void) => {
+    // A file a partial pull did not fetch: only the bucket had it.
+    if (plan.notLocal.has(sha)) throw notLocalError(manifest, sha);
     const entry = wanted.get(sha)!;
     await uploadFile(backend, objectKey(sha), freezer.blobs.sourceOf(sha), { size: entry.size, signal, ...(onBytes ? { onBytes } : {}) });
     counts.uploaded++;
     counts.bytes += entry.size;
   };
-
-  // Only what differs from a committed base tag (typically the parent) is looked up.
-  const base = await findBaseTag(ctx, manifest, signal);
-  const unchecked = new Map<string, FileEntry>();
-  for (const [sha, entry] of wanted) if (base?.objects.get(sha) !== entry.size) unchecked.set(sha, entry);
 
   // Upload what is missing; if that took so long that gc's grace could have
   // run out for objects counted as present, check again before committing.
@@ -113,15 +103,7 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   /** objects found old in the bucket and refreshed (touched or sent again): gc may be about to delete them */
   const refreshed = new Set<string>();
   for (let pass = 1; ; pass++) {
-    const checkedAt = Date.now();
-    const present = await remoteObjects(ctx, unchecked, signal);
-    const missing: string[] = [];
-    const stale: string[] = [];
-    for (const [sha, entry] of unchecked) {
-      const p = present.get(sha);
-      if (!p || p.size !== entry.size) missing.push(sha); // absent, or damaged: replace it
-      else if (checkedAt - p.lastModified.getTime() > ctx.gcGraceMs / 2) stale.push(sha);
-    }
+    const { checkedAt, present, missing, stale } = pass === 1 ? plan : await checkRemote(ctx, unchecked, signal);
     for (const sha of stale) refreshed.add(sha);
     await forEachLimit(stale, ctx.concurrency, async (sha) => {
       try {
@@ -179,11 +161,4 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   // Read-back: catches a concurrent writer on servers that ignore If-None-Match.
   const back = await fetchManifest(ctx.backend, dtype, name, tag, signal);
   if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);
-}
-
-function tagConflict(slug: string, mine: TagManifest, theirs: TagManifest): TagConflictError {
-  return new TagConflictError(
-    `tag ${slug} already exists in the cloud with different contents (checksum ${theirs.total.slice(0, 12)}, local ${mine.total.slice(0, 12)})`,
-    { slug, tag: mine.tag, remote: theirs.total, local: mine.total },
-  );
 }

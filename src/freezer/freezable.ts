@@ -21,6 +21,9 @@ import { ColumnStore } from "./stores/columns.js";
 import { DocumentStore } from "./stores/documents.js";
 import { RelationalStore } from "./stores/relational.js";
 
+/** The SQLite store's file in the working copy (and so in every tag of a type that uses it). */
+export const SQL_FILE = "db.sqlite";
+
 export interface FreezableOptions extends ConfigOverrides {
   /** use this freezer instead of the configured one */
   freezer?: Freezer;
@@ -56,7 +59,7 @@ export abstract class Freezable {
 
   /** The SQLite store (`db.sqlite` in the working copy). */
   get sql(): RelationalStore {
-    this.relational ??= new RelationalStore(path.join(this.dataset.thawedDir, "db.sqlite"));
+    this.relational ??= new RelationalStore(path.join(this.dataset.thawedDir, SQL_FILE));
     return this.relational;
   }
 

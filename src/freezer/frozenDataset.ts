@@ -11,17 +11,17 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import { IntegrityError, InvalidArgumentError, TagConflictError, TagExistsError, TagNotFoundError, throwIfCancelled, UnsavedChangesError } from "../errors.js";
+import { IntegrityError, TagConflictError, TagExistsError, TagNotFoundError, throwIfCancelled, UnsavedChangesError } from "../errors.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
-import { pathExists, pruneEmptyDirs, tempPathFor, walkFiles, writeFileAtomic } from "./files.js";
+import { pruneEmptyDirs, tempPathFor, writeFileAtomic } from "./files.js";
 import { withLock } from "./lock.js";
-import { forEachLimit } from "../limits.js";
-import { hashPool } from "./hashPool.js";
 import { materialize } from "./materialize.js";
+import { notAllLocalError, parsePartial, partialAfterFreeze, partialRecord, withAbsentFiles, type PartialCopy } from "./partial.js";
+import { snapshotWorkingCopy, type SnapshotOptions } from "./snapshot.js";
 import { importTag, type FetchObject, type ImportCounts, type ImportOptions, type ImportTarget } from "./importTag.js";
 import type { ProgressListener } from "../progress.js";
-import { badPathReason, buildTagManifest, emptyFileMap, LATEST_TAG, sortPaths, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
+import { buildTagManifest, emptyFileMap, LATEST_TAG, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
 
 export interface DatasetManifest {
   format: "minus80-dataset";
@@ -31,6 +31,8 @@ export interface DatasetManifest {
   /** the tag the working copy was last frozen as or thawed from */
   head: string | null;
   tags: Record<string, TagManifest>;
+  /** set when the working copy holds only some files of a tag (a filtered pull), see partial.ts */
+  partial?: PartialCopy;
 }
 
 export interface FileChanges {
@@ -45,17 +47,6 @@ export interface FreezerContext extends ImportTarget {
   readonly blobs: BlobStore;
   withStoreLock<T>(fn: () => Promise<T>): Promise<T>;
 }
-
-interface StatCacheEntry {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
-  sha256: string;
-}
-
-/** How many files are hashed or copied at once. */
-const FILE_CONCURRENCY = 8;
 
 export class FrozenDataset {
   readonly dir: string;
@@ -121,10 +112,12 @@ export class FrozenDataset {
     for (const [t, m] of Object.entries(json.tags ?? {})) {
       tags[t] = validateTagManifest(m, `${this.manifestPath}#${t}`, { dtype: this.dtype, name: this.name, tag: t });
     }
-    return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: json.head ?? null, tags };
+    const partial = parsePartial(json.partial, this.manifestPath, tags);
+    return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: json.head ?? null, tags, ...(partial ? { partial } : {}) };
   }
 
   private async writeManifest(m: DatasetManifest): Promise<void> {
+    if (m.partial === undefined) delete m.partial; // a full copy's manifest is as before
     await writeFileAtomic(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
   }
 
@@ -152,70 +145,11 @@ export class FrozenDataset {
   /**
    * Hashes the working copy. Unchanged files (same size, mtime and inode as
    * when last hashed) reuse the cached hash, so a re-check reads nothing.
+   * With `readOnly`, the hash cache is not updated (nothing is written).
    */
-  async snapshot(onProgress?: ProgressListener): Promise<Record<string, FileEntry>> {
-    return (await this.snapshotWithStamps(onProgress)).files;
-  }
-
-  /**
-   * Hashes every working file (reusing cached hashes of unchanged files).
-   * With `store`, also puts each content into the blob store, reading a new
-   * file only once (hashed and copied in the same pass).
-   */
-  private async snapshotWithStamps(
-    onProgress?: ProgressListener,
-    store = false,
-    signal?: AbortSignal,
-  ): Promise<{ files: Record<string, FileEntry>; stamps: Record<string, StatCacheEntry> }> {
+  async snapshot(onProgress?: ProgressListener, opts: Omit<SnapshotOptions, "onProgress"> = {}): Promise<Record<string, FileEntry>> {
     this.recoverInterruptedThaw();
-    const paths = await walkFiles(this.thawedDir);
-    for (const rel of paths) {
-      const reason = badPathReason(rel);
-      if (reason) {
-        throw new InvalidArgumentError(`cannot freeze ${this.slug}: file ${JSON.stringify(rel)} has a name minus80 cannot store (${reason}); rename it`, {
-          slug: this.slug,
-          path: rel,
-        });
-      }
-    }
-    const cache = this.readStatCache();
-    const next: Record<string, StatCacheEntry> = Object.create(null);
-    const files = emptyFileMap();
-    const blobs = this.freezer.blobs;
-    let done = 0;
-    await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
-      const abs = path.join(this.thawedDir, rel);
-      // The stamp is taken before hashing, so a write during hashing shows as a changed stamp later.
-      const st = await fsp.stat(abs);
-      const c = Object.hasOwn(cache, rel) ? cache[rel] : undefined;
-      let sha256: string;
-      // ctime cannot be set back by a user (unlike mtime); files changed within the last
-      // 2 s may change again within the timestamp granularity, so they are re-hashed.
-      if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
-        sha256 = c.sha256;
-        if (store && !(await blobs.has(sha256))) await blobs.addFile(abs, { sha256, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
-      } else if (store) {
-        sha256 = (await blobs.ingest(abs, st)).sha256;
-      } else {
-        sha256 = (await hashPool().hash(abs)).sha256;
-      }
-      files[rel] = { sha256, size: st.size };
-      next[rel] = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256 };
-      done++;
-      onProgress?.({ phase: store ? "freeze" : "hash", loaded: done, total: paths.length, key: rel });
-    }, signal);
-    await writeFileAtomic(this.statCachePath, JSON.stringify(next)).catch(() => undefined);
-    const sorted = emptyFileMap();
-    for (const p of sortPaths(Object.keys(files))) sorted[p] = files[p]!;
-    return { files: sorted, stamps: next };
-  }
-
-  private readStatCache(): Record<string, StatCacheEntry> {
-    try {
-      return Object.assign(Object.create(null), JSON.parse(fs.readFileSync(this.statCachePath, "utf8"))) as Record<string, StatCacheEntry>;
-    } catch {
-      return {};
-    }
+    return snapshotWorkingCopy(this.freezer.blobs, this.thawedDir, this.statCachePath, this.slug, { ...opts, onProgress });
   }
 
   /**
@@ -236,20 +170,41 @@ export class FrozenDataset {
             tag,
           });
         }
-        const { files } = await this.snapshotWithStamps(opts.onProgress, true, opts.signal);
+        const now = await this.snapshot(opts.onProgress, { store: true, signal: opts.signal });
         throwIfCancelled(opts.signal); // the new contents stay unreferenced: the next local gc removes them
+        // A partial copy keeps the files it does not hold, as the tag it came from has them.
+        const files = withAbsentFiles(now, before.partial, before.tags);
         const manifest = buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: before.head, files });
         const after = this.readManifest();
         after.tags[tag] = manifest;
         after.head = tag;
+        after.partial = partialAfterFreeze(manifest, now);
         await this.writeManifest(after);
         return manifest;
       }),
     );
   }
 
-  /** Differences between the working copy and `tag` (default: the tag it came from). */
-  async fileChanges(tag?: string): Promise<FileChanges> {
+  /**
+   * The manifest `freeze(tag)` would record now, without writing anything
+   * (a dry run of a push); its objects may not all be in the store yet.
+   *
+   * @example (await ds.previewFreeze("latest")).total
+   */
+  async previewFreeze(tag: string): Promise<TagManifest> {
+    const m = this.readManifest();
+    const files = withAbsentFiles(await this.snapshot(undefined, { readOnly: true }), m.partial, m.tags);
+    return buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: m.head, files });
+  }
+
+  /**
+   * Differences between the working copy and `tag` (default: the tag it
+   * came from). Files a partial pull did not fetch are not deleted ones.
+   * With `readOnly`, the hash cache is left as it is.
+   *
+   * @example (await ds.fileChanges()).deleted  // []
+   */
+  async fileChanges(tag?: string, opts: { readOnly?: boolean } = {}): Promise<FileChanges> {
     const m = this.readManifest();
     const base = tag ?? m.head;
     let baseFiles = emptyFileMap();
@@ -258,7 +213,7 @@ export class FrozenDataset {
       if (!t) throw new TagNotFoundError(this.slug, base);
       baseFiles = t.files;
     }
-    const now = await this.snapshot();
+    const now = withAbsentFiles(await this.snapshot(undefined, opts), m.partial, m.tags);
     const changes: FileChanges = { new: [], changed: [], deleted: [] };
     for (const [p, e] of Object.entries(now)) {
       const b = Object.hasOwn(baseFiles, p) ? baseFiles[p] : undefined;
@@ -273,25 +228,42 @@ export class FrozenDataset {
    * Restores the working copy to `tag`. Refuses (UNSAVED_CHANGES, listing the
    * files) when the working copy differs from the tag it came from, unless
    * `force`. The swap is atomic: a crash leaves the old or the new state.
+   * With `only`, just those paths are thawed and the copy is recorded as
+   * partial (see partial.ts); without, every object must be local
+   * (INTEGRITY saying the dataset was pulled partially otherwise).
+   *
+   * @example await ds.thaw("v1", { only: new Set(["db.sqlite"]) })
    */
-  async thaw(tag: string, opts: { force?: boolean; onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {
+  async thaw(tag: string, opts: { force?: boolean; only?: ReadonlySet<string>; onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {
     checkTag(tag);
     return this.withLock(async () => {
       const m = this.readManifest();
       const target = m.tags[tag];
       if (!target) throw new TagNotFoundError(this.slug, tag);
       if (!opts.force) await this.refuseUnsaved(tag);
-      await materialize(this.freezer.blobs, this, target, { onProgress: opts.onProgress, signal: opts.signal });
+      const missing = await this.missingObjects(target, opts.only);
+      if (missing.length > 0) throw notAllLocalError(this.slug, target, missing);
+      await materialize(this.freezer.blobs, this, target, { only: opts.only, onProgress: opts.onProgress, signal: opts.signal });
       await fsp.rm(this.statCachePath, { force: true });
       const after = this.readManifest();
       after.head = tag;
+      after.partial = partialRecord(target, opts.only);
       await this.writeManifest(after);
     });
   }
 
-  /** Throws UNSAVED_CHANGES when the working copy differs from its head. */
-  async refuseUnsaved(wanted: string): Promise<void> {
-    const changes = await this.fileChanges();
+  /** The paths of `target` (of `only`, when given) whose objects are not in the blob store. */
+  async missingObjects(target: TagManifest, only?: ReadonlySet<string>): Promise<string[]> {
+    const missing: string[] = [];
+    for (const [p, e] of Object.entries(target.files)) {
+      if ((!only || only.has(p)) && !(await this.freezer.blobs.has(e.sha256))) missing.push(p);
+    }
+    return missing;
+  }
+
+  /** Throws UNSAVED_CHANGES when the working copy differs from its head (`readOnly`: see fileChanges). */
+  async refuseUnsaved(wanted: string, opts: { readOnly?: boolean } = {}): Promise<void> {
+    const changes = await this.fileChanges(undefined, opts);
     const n = changes.new.length + changes.changed.length + changes.deleted.length;
     if (n > 0) {
       throw new UnsavedChangesError(
@@ -321,16 +293,16 @@ export class FrozenDataset {
   }
 
   /**
-   * Records a tag whose objects are all in the blob store (the caller holds
-   * the locks). The same tag with the same total is a no-op; a different
-   * one is TAG_CONFLICT, except for `latest`.
+   * Records a tag whose objects are all in the blob store (with `only`: the
+   * objects of those paths; the caller holds the locks). The same tag with
+   * the same total is a no-op; a different one is TAG_CONFLICT, except for `latest`.
    */
-  async recordTag(manifest: TagManifest): Promise<void> {
+  async recordTag(manifest: TagManifest, only?: ReadonlySet<string>): Promise<void> {
     this.ensureCreated();
-    for (const e of Object.values(manifest.files)) {
-      if (!(await this.freezer.blobs.has(e.sha256))) {
-        throw new IntegrityError(`cannot record ${this.slug}:${manifest.tag}: object ${e.sha256} is missing`, { sha256: e.sha256 });
-      }
+    const [missing] = await this.missingObjects(manifest, only);
+    if (missing !== undefined) {
+      const sha256 = manifest.files[missing]!.sha256;
+      throw new IntegrityError(`cannot record ${this.slug}:${manifest.tag}: object ${sha256} is missing`, { sha256 });
     }
     const m = this.readManifest();
     const existing = m.tags[manifest.tag];

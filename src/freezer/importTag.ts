@@ -7,7 +7,9 @@
  * freeze), so a local gc cannot remove an object between its arrival and
  * the tag that references it. On any failure, cancellation included, the
  * store and the dataset are left as they were: objects it added are
- * removed, and a dataset it created is removed again.
+ * removed, and a dataset it created is removed again. With `only`, just
+ * the objects of those paths are fetched (a partial pull): the tag is
+ * recorded whole, its other objects absent until a later full import.
  *
  * @example
  *   await importTag(freezer, ds, manifest, (entry, tmp, onBytes) => download(entry, tmp, onBytes), { concurrency: 32 });
@@ -34,6 +36,8 @@ export interface ImportOptions {
   from?: string;
   /** how the source names an object, for messages (e.g. its bucket key) */
   objectName?: (sha256: string) => string;
+  /** fetch only the objects of these paths of the tag */
+  only?: ReadonlySet<string>;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
 }
@@ -53,24 +57,68 @@ export interface ImportTarget {
   withStoreLock<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-export async function importTag(freezer: ImportTarget, ds: FrozenDataset, manifest: TagManifest, fetch: FetchObject, opts: ImportOptions): Promise<ImportCounts> {
+/**
+ * The refusals of an import, which change nothing: unsaved changes (unless
+ * `force`; `readOnly` leaves the hash cache as it is, for a dry run) and a
+ * local tag of the same name with other contents.
+ *
+ * @example await checkImport(ds, manifest, { from: "the cloud", readOnly: true })
+ */
+export async function checkImport(ds: FrozenDataset, manifest: TagManifest, opts: { force?: boolean; from?: string; readOnly?: boolean }): Promise<void> {
   const { tag } = manifest;
-  const existed = ds.exists();
-  // Refuse before fetching anything, so a refusal changes nothing.
-  if (existed) {
-    if (!opts.force) await ds.refuseUnsaved(tag);
-    const local = ds.readManifest().tags[tag];
-    if (local && local.total !== manifest.total && tag !== LATEST_TAG) {
-      throw new TagConflictError(`local tag ${ds.slug}:${tag} differs from the one in ${opts.from ?? "the source"}; thaw it or pull another tag`, {
-        slug: ds.slug,
-        tag,
-        local: local.total,
-        remote: manifest.total,
-      });
+  if (!ds.exists()) return;
+  if (!opts.force) await ds.refuseUnsaved(tag, { readOnly: opts.readOnly });
+  const local = ds.readManifest().tags[tag];
+  if (local && local.total !== manifest.total && tag !== LATEST_TAG) {
+    throw new TagConflictError(`local tag ${ds.slug}:${tag} differs from the one in ${opts.from ?? "the source"}; thaw it or pull another tag`, {
+      slug: ds.slug,
+      tag,
+      local: local.total,
+      remote: manifest.total,
+    });
+  }
+}
+
+/** The objects of `manifest` (of the paths in `only`, when given), by sha256. */
+export function wantedObjects(manifest: TagManifest, only?: ReadonlySet<string>): Map<string, FileEntry> {
+  const wanted = new Map<string, FileEntry>();
+  for (const [p, e] of Object.entries(manifest.files)) if (!only || only.has(p)) wanted.set(e.sha256, e);
+  return wanted;
+}
+
+/**
+ * The wanted objects the local store lacks. A local object was verified
+ * when stored: a manifest recording another size for it lies (INTEGRITY).
+ *
+ * @example (await objectsToFetch(freezer.blobs, ds, manifest, wantedObjects(manifest))).length
+ */
+export async function objectsToFetch(
+  blobs: BlobStore,
+  ds: FrozenDataset,
+  manifest: TagManifest,
+  wanted: ReadonlyMap<string, FileEntry>,
+  objectName?: (sha256: string) => string,
+): Promise<FileEntry[]> {
+  const missing: FileEntry[] = [];
+  for (const entry of wanted.values()) {
+    const local = await fsp.stat(blobs.pathOf(entry.sha256)).catch(() => null);
+    if (!local) missing.push(entry);
+    else if (local.size !== entry.size) {
+      const object = objectName?.(entry.sha256) ?? entry.sha256;
+      throw new IntegrityError(
+        `the manifest of ${ds.slug}:${manifest.tag} is damaged: it records ${entry.size} bytes for object ${object}, which is ${local.size} bytes`,
+        { slug: ds.slug, tag: manifest.tag, key: object, sha256: entry.sha256, expectedSize: entry.size, actualSize: local.size },
+      );
     }
   }
-  const wanted = new Map<string, FileEntry>();
-  for (const e of Object.values(manifest.files)) wanted.set(e.sha256, e);
+  return missing;
+}
+
+export async function importTag(freezer: ImportTarget, ds: FrozenDataset, manifest: TagManifest, fetch: FetchObject, opts: ImportOptions): Promise<ImportCounts> {
+  const existed = ds.exists();
+  // Refuse before fetching anything, so a refusal changes nothing.
+  await checkImport(ds, manifest, opts);
+  const wanted = wantedObjects(manifest, opts.only);
   try {
     return await ds.withLock(() => freezer.withStoreLock(() => fetchMissing(freezer.blobs, ds, manifest, wanted, fetch, opts)));
   } catch (err) {
@@ -91,19 +139,7 @@ async function fetchMissing(
   fetch: FetchObject,
   opts: ImportOptions,
 ): Promise<ImportCounts> {
-  const missing: FileEntry[] = [];
-  for (const entry of wanted.values()) {
-    const local = await fsp.stat(blobs.pathOf(entry.sha256)).catch(() => null);
-    if (!local) missing.push(entry);
-    else if (local.size !== entry.size) {
-      // A local object was verified when stored: a manifest recording another size for it lies.
-      const object = opts.objectName?.(entry.sha256) ?? entry.sha256;
-      throw new IntegrityError(
-        `the manifest of ${ds.slug}:${manifest.tag} is damaged: it records ${entry.size} bytes for object ${object}, which is ${local.size} bytes`,
-        { slug: ds.slug, tag: manifest.tag, key: object, sha256: entry.sha256, expectedSize: entry.size, actualSize: local.size },
-      );
-    }
-  }
+  const missing = await objectsToFetch(blobs, ds, manifest, wanted, opts.objectName);
   const counts: ImportCounts = { fetched: 0, bytes: 0, present: wanted.size - missing.length };
   const added: string[] = [];
   const meter = new TransferMeter("download", missing.reduce((n, e) => n + e.size, 0), opts.onProgress);
@@ -121,7 +157,7 @@ async function fetchMissing(
     );
     meter.done();
     throwIfCancelled(opts.signal);
-    await ds.recordTag(manifest);
+    await ds.recordTag(manifest, opts.only);
   } catch (err) {
     // Still unreferenced (we hold the store lock): remove what this import added.
     await blobs.remove(added);

@@ -3,9 +3,11 @@
  * beside the working copy, then swaps it in with two renames, so a crash
  * leaves the old working copy or the new one (a crash between the renames
  * is repaired on the next use, see `FrozenDataset`). Copies are reflinks
- * where the file system has them.
+ * where the file system has them. With `only`, just those paths of the tag
+ * are built (a partial working copy, see partial.ts).
  *
  * @example await materialize(freezer.blobs, ds, ds.tag("v1"))
+ * @example await materialize(freezer.blobs, ds, ds.tag("v1"), { only: new Set(["db.sqlite"]) })
  */
 import fs from "node:fs";
 import fsp from "node:fs/promises";
@@ -22,12 +24,17 @@ import type { TagManifest } from "./manifest.js";
 const FILE_CONCURRENCY = 8;
 
 /** Builds the tag's files in a temporary directory, then swaps it in. */
-export async function materialize(blobs: BlobStore, ds: FrozenDataset, target: TagManifest, opts: { onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {
+export async function materialize(
+  blobs: BlobStore,
+  ds: FrozenDataset,
+  target: TagManifest,
+  opts: { only?: ReadonlySet<string>; onProgress?: ProgressListener; signal?: AbortSignal } = {},
+): Promise<void> {
   const { onProgress, signal } = opts;
   const staging = path.join(ds.dir, `.thawed.tmp-${process.pid}-${Date.now()}`);
   await fsp.mkdir(staging, { recursive: true });
   try {
-    const paths = Object.keys(target.files);
+    const paths = Object.keys(target.files).filter((p) => !opts.only || opts.only.has(p));
     for (const rel of paths) {
       if (!isInside(staging, path.join(staging, rel))) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
     }

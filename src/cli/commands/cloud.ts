@@ -13,6 +13,7 @@ import { LATEST_TAG } from "../../freezer/manifest.js";
 import { formatSlug } from "../../names.js";
 import { commandSignal } from "../cancel.js";
 import { formatBytes, printJson, println, progressReporter } from "../output.js";
+import { collect, formatPullPlan, formatPushPlan, pullSelection, pulledLine, type SelectionFlags } from "./cloudPlan.js";
 
 /** Phases whose progress is counted in bytes. */
 const BYTE_PHASES = ["upload", "download", "checksum"] as const;
@@ -88,12 +89,18 @@ export function registerCloudCommands(program: Command): void {
     .option("--tag <T>", "push only this frozen tag")
     .option("--raw", "push a raw file")
     .option("--force", "with --raw: replace a different file of the same name")
+    .option("--dry-run", "only say what would be sent (files, objects, bytes, requests); change nothing")
     .option("--quiet", "no progress bars")
     .option("--json", "machine-readable output")
-    .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; force?: boolean }) => {
+    .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; force?: boolean; dryRun?: boolean }) => {
       if (opts.force && !opts.raw) throw new InvalidArgumentError("--force applies only with --raw (pushed tags are immutable; push under a new --tag)");
+      if (opts.dryRun && opts.raw) throw new InvalidArgumentError("--dry-run applies to datasets, not with --raw");
       await withCloud(async (c) => {
         const signal = commandSignal();
+        if (opts.dryRun) {
+          const plan = await c.push(dtype, name, { tag: opts.tag, dryRun: true, signal });
+          return opts.json ? printJson(plan) : void process.stdout.write(formatPushPlan(plan));
+        }
         if (opts.raw) {
           const r = await withProgress(opts, (onProgress) => c.pushRaw(dtype, name, { force: opts.force, onProgress, signal }));
           if (opts.json) return printJson(r);
@@ -117,13 +124,23 @@ export function registerCloudCommands(program: Command): void {
     .option("--raw", "fetch a raw file")
     .option("--output <P>", "with --raw: where to write it (default: its name in the current directory)")
     .option("--force", "discard unsaved local changes / replace a different local file")
+    .option("--include <GLOB>", "fetch only the files matching GLOB (repeatable)", collect)
+    .option("--accessions <A,B>", "Cohort: fetch only these accessions' reads, plus the Cohort's tables (repeatable)", collect)
+    .option("--where <key=value>", "Cohort: fetch only the reads of accessions whose metadata matches (repeatable, all must hold)", collect)
+    .option("--dry-run", "only say what would be fetched (files, objects, bytes, requests, disk room); change nothing")
     .option("--quiet", "no progress bars")
     .option("--json", "machine-readable output")
-    .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; output?: string; force?: boolean }) => {
+    .action(async (dtype: string, name: string, opts: Common & SelectionFlags & { tag?: string; raw?: boolean; output?: string; force?: boolean; dryRun?: boolean }) => {
       if (opts.output !== undefined && !opts.raw) throw new InvalidArgumentError("--output applies only with --raw (a dataset is thawed into the local freezer)");
       if (opts.tag !== undefined && opts.raw) throw new InvalidArgumentError("--tag does not apply with --raw (raw files have no tags)");
+      if (opts.dryRun && opts.raw) throw new InvalidArgumentError("--dry-run applies to datasets, not with --raw");
+      const selection = pullSelection(dtype, opts, opts.raw); // refused before anything is opened
       await withCloud(async (c) => {
         const signal = commandSignal();
+        if (opts.dryRun) {
+          const plan = await c.pull(dtype, name, { tag: opts.tag, force: opts.force, ...selection, dryRun: true, signal });
+          return opts.json ? printJson(plan) : void process.stdout.write(formatPullPlan(plan));
+        }
         if (opts.raw) {
           const r = await withProgress(opts, (onProgress) => c.pullRaw(dtype, name, { output: opts.output, force: opts.force, onProgress, signal }));
           if (opts.json) return printJson({ ...r, raw: true });
@@ -131,9 +148,9 @@ export function registerCloudCommands(program: Command): void {
           println(r.downloaded === 0 ? `${r.path} already has the content of ${r.key}; nothing downloaded` : `Pulled ${r.key} to ${r.path} (${formatBytes(r.bytes)}, ${check})`);
           return;
         }
-        const r = await withProgress(opts, (onProgress) => c.pull(dtype, name, { tag: opts.tag, force: opts.force, onProgress, signal }));
+        const r = await withProgress(opts, (onProgress) => c.pull(dtype, name, { tag: opts.tag, force: opts.force, ...selection, onProgress, signal }));
         if (opts.json) return printJson(r);
-        println(`Pulled ${formatSlug(dtype, name, r.tag)}: ${r.downloaded} object${r.downloaded === 1 ? "" : "s"} downloaded (${formatBytes(r.bytes)}), ${r.skipped} already local; thawed`);
+        println(pulledLine(dtype, name, r));
       });
     });
 

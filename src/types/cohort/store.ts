@@ -251,6 +251,14 @@ export class CohortStore {
     return out;
   }
 
+  /** The stored (relative) paths of the attached files of these AIDs. @example store.attachedUrls([1]) // ["reads/S1/R1.fq"] */
+  attachedUrls(aids: readonly number[]): string[] {
+    if (!this.hasFileInfo() || aids.length === 0) return [];
+    const wanted = new Set(aids);
+    const rows = this.db.prepare("SELECT AID, url FROM file_info WHERE attached = 1 ORDER BY rowid").all() as { AID: number; url: string }[];
+    return rows.filter((r) => wanted.has(r.AID)).map((r) => r.url);
+  }
+
   /** Metadata rows of one key, with values typed as stored. @example store.metadataOf("age") // [{ AID: 1, value: 3 }] */
   metadataOf(key: string): { AID: number; value: MetadataValue }[] {
     const rows = this.db.prepare("SELECT AID, type, val FROM metadata WHERE key = ?").all(key) as { AID: number; type: MetadataType; val: string | number }[];

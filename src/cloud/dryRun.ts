@@ -1,0 +1,99 @@
+/**
+ * What dry runs share: counting the requests a plan makes (the real
+ * operation makes the same ones), estimating the requests of transfers
+ * from the backend's part sizes, and whether the local disk has room.
+ *
+ * @example
+ *   const { backend, requests } = countingBackend(ctx.backend);    // plan with `backend`, then read `requests`
+ *   addRequests(requests, uploadRequests(ctx.backend, size));
+ *   await diskRoom(freezer.basedir, bytesNeeded)                     // { needed, free, enough }
+ */
+import fsp from "node:fs/promises";
+import path from "node:path";
+import type { Backend } from "./backends/backend.js";
+import { partSizeFor } from "./transfer/multipart.js";
+import { wantsRangedRead } from "./transfer/rangedGet.js";
+import { LIST_PAGE_KEYS } from "./remoteObjects.js";
+
+/** Requests by kind (a multipart upload's start, parts and completion, and a refresh, count as PUTs). */
+export interface RequestEstimate {
+  heads: number;
+  lists: number;
+  puts: number;
+  gets: number;
+}
+
+export const noRequests = (): RequestEstimate => ({ heads: 0, lists: 0, puts: 0, gets: 0 });
+
+/** Adds `more` into `into` and returns `into`. */
+export function addRequests(into: RequestEstimate, more: Partial<RequestEstimate>): RequestEstimate {
+  into.heads += more.heads ?? 0;
+  into.lists += more.lists ?? 0;
+  into.puts += more.puts ?? 0;
+  into.gets += more.gets ?? 0;
+  return into;
+}
+
+/**
+ * `backend` for reading only, counting its requests: one LIST per page of
+ * keys. Writes are refused, so a plan cannot change the bucket.
+ */
+export function countingBackend(backend: Backend): { backend: Backend; requests: RequestEstimate } {
+  const requests = noRequests();
+  const counting = Object.create(backend) as Backend;
+  counting.head = (key, o) => (requests.heads++, backend.head(key, o));
+  counting.get = (key, o) => (requests.gets++, backend.get(key, o));
+  counting.list = (prefix, o) =>
+    (async function* () {
+      requests.lists++;
+      let n = 0;
+      for await (const item of backend.list(prefix, o)) {
+        if (++n % LIST_PAGE_KEYS === 0) requests.lists++;
+        yield item;
+      }
+    })();
+  const readOnly = () => Promise.reject(new Error("a dry run writes nothing (this is a bug in minus80)"));
+  counting.put = readOnly;
+  counting.touch = readOnly;
+  counting.delete = readOnly;
+  counting.deleteMany = readOnly;
+  counting.startUpload = readOnly;
+  return { backend: counting, requests };
+}
+
+/** The requests of uploading one object of `size` bytes (see transfer/upload.ts). */
+export function uploadRequests(backend: Backend, size: number): Partial<RequestEstimate> {
+  const hint = backend.multipartWrites;
+  if (!hint || size < hint.threshold) return { puts: 1 };
+  return { puts: Math.ceil(size / partSizeFor(size, hint.partSize)) + 2 };
+}
+
+/** The requests of downloading one object of `size` bytes (see pull.ts: a HEAD, then ranges, for a large one). */
+export function downloadRequests(backend: Backend, size: number): Partial<RequestEstimate> {
+  const hint = wantsRangedRead(backend, size);
+  return hint ? { heads: 1, gets: Math.ceil(size / hint.partSize) } : { gets: 1 };
+}
+
+export interface DiskRoom {
+  /** bytes the operation would write */
+  needed: number;
+  /** bytes free for this user on the base directory's file system */
+  free: number;
+  enough: boolean;
+}
+
+/** Whether the file system holding `dir` (or its nearest existing parent) has `needed` bytes free. */
+export async function diskRoom(dir: string, needed: number): Promise<DiskRoom> {
+  let at = path.resolve(dir);
+  for (;;) {
+    try {
+      const st = await fsp.statfs(at);
+      const free = st.bavail * st.bsize;
+      return { needed, free, enough: needed <= free };
+    } catch (err) {
+      const parent = path.dirname(at);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || parent === at) throw err;
+      at = parent;
+    }
+  }
+}
