@@ -21,6 +21,7 @@ import type { ProgressEvent } from "../../src/progress.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import { closedPort, configYaml, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
 import { useTargetSession } from "../helpers/targetSession.js";
+import { partialAndDryRunContract } from "./partialContract.js";
 
 /** Quick retries, so a failing test fails fast. */
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 50 };
@@ -528,6 +529,8 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(r.stderr).toContain(`cannot reach ${endpoint}`);
       });
     });
+
+    partialAndDryRunContract({ session, open, frozen });
 
     describe("CLI", () => {
       function cli(...args: string[]) {
