@@ -8,21 +8,13 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
+import { FASTQ, LANES, TISSUE } from "../helpers/sharedReads.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
 import { snapshotTree } from "../helpers/tree.js";
 
-const FASTQ = fileURLToPath(new URL("../../../shared/data/fastq/", import.meta.url));
-const LANES = [
-  ["Sample1", "Sample1_ATGTCA_L007"],
-  ["Sample1", "Sample1_ATGTCA_L008"],
-  ["Sample2", "Sample2_ATGTCA_L005"],
-  ["Sample2", "Sample2_ATGTCA_L006"],
-] as const;
-const TISSUE: Record<string, string> = { Sample1: "leaf", Sample2: "root" };
 const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 const readsOf = (s: string) => LANES.filter(([x]) => x === s).flatMap(([, lane]) => [1, 2].map((r) => `${lane}_R${r}_001.fastq`));
 
