@@ -143,7 +143,7 @@ export async function planPush(ctx: CloudContext, ds: FrozenDataset, opts: Opera
   let working: Map<string, FileEntry> = new Map();
   if (opts.tag !== undefined) manifests.push(ds.tag(opts.tag));
   else {
-    const latest = await ds.previewFreeze(LATEST_TAG);
+    const latest = await ds.previewFreeze(LATEST_TAG, { signal });
     working = uniqueObjects(latest);
     const there = new Set(await remoteTags(backend, ds.dtype, ds.name, signal));
     for (const t of ds.tags()) if (t.tag !== LATEST_TAG && !there.has(t.tag)) manifests.push(t);

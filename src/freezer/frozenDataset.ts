@@ -191,9 +191,9 @@ export class FrozenDataset {
    *
    * @example (await ds.previewFreeze("latest")).total
    */
-  async previewFreeze(tag: string): Promise<TagManifest> {
+  async previewFreeze(tag: string, opts: { signal?: AbortSignal } = {}): Promise<TagManifest> {
     const m = this.readManifest();
-    const files = withAbsentFiles(await this.snapshot(undefined, { readOnly: true }), m.partial, m.tags);
+    const files = withAbsentFiles(await this.snapshot(undefined, { readOnly: true, signal: opts.signal }), m.partial, m.tags);
     return buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: m.head, files });
   }
 
