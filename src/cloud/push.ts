@@ -25,11 +25,12 @@
  */
 import { CredentialsError, hasCode, IntegrityError, TagConflictError, throwIfCancelled, UnreachableError } from "../errors.js";
 import { LATEST_TAG, serializeTagManifest, type FileEntry, type TagManifest } from "../freezer/manifest.js";
-import { forEachLimit } from "../limits.js";
+import { forEachLimit, sleep } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { manifestKey, objectKey } from "./layout.js";
+import { writeCreateOnly, type CreateProtocol } from "./createOnly.js";
 import { ensureMarker } from "./marker.js";
 import { fetchManifest, headOrUndefined, uniqueObjects, type CloudContext, type OperationOptions } from "./remote.js";
 import { baseStillCommitted, findBaseTag, remoteObjects } from "./remoteObjects.js";
@@ -59,6 +60,8 @@ export interface PushCounts {
   tags: string[];
   /** tags already there, identical */
   unchanged: string[];
+  /** how new tags were committed: the server enforced create-only writes, or they were read back (see createOnly.ts) */
+  commit?: CreateProtocol;
 }
 
 export interface PushOptions extends OperationOptions {
@@ -90,7 +93,7 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   }
   if (there && !mutable) throw tagConflict(slug, manifest, there);
 
-  await ensureMarker(backend, signal);
+  await ensureMarker(ctx, signal);
   const wanted = uniqueObjects(manifest);
   for (const [sha] of wanted) {
     if (!(await freezer.blobs.has(sha))) throw new IntegrityError(`cannot push ${slug}: object ${sha} is missing from the local store`, { slug, sha256: sha });
@@ -154,7 +157,7 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   // A gc that judged a refreshed object (old, unreferenced) just before this push refreshed it
   // may still delete it: now that the tag is committed (gc keeps what it references), give
   // such a gc time to finish, make sure each is there, and send it again if not (see gc.ts).
-  if (refreshed.size > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs)));
+  if (refreshed.size > 0) await sleep(Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs), signal);
   await forEachLimit([...refreshed], ctx.concurrency, async (sha) => {
     const h = await headOrUndefined(backend, objectKey(sha), signal);
     if (h && h.size === wanted.get(sha)!.size) return;
@@ -168,8 +171,11 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   const { dtype, name, tag } = manifest;
   const mutable = tag === LATEST_TAG;
   const body = Buffer.from(serializeTagManifest(manifest));
+  const key = manifestKey(dtype, name, tag);
+  const put = (ifNoneMatch: boolean) => ctx.backend.put(key, body, { size: body.length, ifNoneMatch, signal });
   try {
-    await ctx.backend.put(manifestKey(dtype, name, tag), body, { size: body.length, ifNoneMatch: !mutable, signal });
+    if (mutable) await put(false);
+    else counts.commit = await writeCreateOnly(ctx, key, put, signal);
     counts.manifests++;
   } catch (err) {
     // Someone wrote the tag meanwhile (or our own retried write landed): the read-back decides.

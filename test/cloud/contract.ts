@@ -411,9 +411,9 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(JSON.parse(Buffer.concat(chunks).toString())).toEqual({ format: "minus80", version: 1 });
       });
 
-      it("two writers of one new tag: exactly one wins, the other gets TAG_CONFLICT (If-None-Match)", async (ctx) => {
-        // s3rver ignores If-None-Match: there only the read-back protects, and only when the writes do not interleave.
-        if (!session.target.conditionalWrites) return ctx.skip();
+      it("two writers of one new tag: exactly one wins, the other gets TAG_CONFLICT (If-None-Match, or the read-back where the server lacks it)", async (ctx) => {
+        // s3rver writes a PUT in place (a reader can see half of it): only the atomic shim of test/reliability makes it usable for races.
+        if (session.target.name === "s3rver") return ctx.skip();
         const a = await open("a");
         const b = await open("b");
         await frozen(a, "Race", { "x.txt": "a".repeat(1000) }, "v1");
