@@ -10,7 +10,7 @@
  *   await largeUploads.run(() => upload(file));
  */
 import { setMaxListeners } from "node:events";
-import { InvalidArgumentError, throwIfCancelled } from "./errors.js";
+import { CancelledError, InvalidArgumentError, throwIfCancelled } from "./errors.js";
 
 /** Abort listeners each call in flight may add to a signal (its requests, its streams). */
 const LISTENERS_PER_CALL = 8;
@@ -81,3 +81,23 @@ export function raiseListenerLimit(signal: AbortSignal, n: number): void {
 
 /** The limit this module set on a signal (Node's getMaxListeners does not accept an AbortSignal on every version). */
 const MAX_LISTENERS = Symbol("minus80.maxListeners");
+
+/**
+ * Waits `ms`, or ends early with CANCELLED when `signal` is aborted.
+ *
+ * @example await sleep(backoff, signal)
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new CancelledError());
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new CancelledError());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

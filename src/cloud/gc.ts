@@ -39,6 +39,9 @@ import { fetchManifest, headOrUndefined, type CloudContext, type OperationOption
 /** Objects gc never deletes when younger than this (overridable for tests). */
 export const GC_GRACE_MS = 24 * 60 * 60 * 1000;
 
+/** How far a server's report of when an upload started may be ahead of the truth (rounded up to the second). */
+const UPLOAD_TIME_ROUNDING_MS = 1000;
+
 export interface GcOptions extends OperationOptions {
   /** only report what would be deleted */
   dryRun?: boolean;
@@ -121,7 +124,8 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
   }
 
   for await (const u of backend.listUploads("", { signal })) {
-    if (u.initiated.getTime() > cutoff) continue;
+    // Swift reports an upload's start rounded up to the next second.
+    if (u.initiated.getTime() > cutoff + UPLOAD_TIME_ROUNDING_MS) continue;
     result.uploadsAborted++;
     if (!dryRun) await backend.abortUpload(u, { signal });
   }

@@ -13,7 +13,8 @@ import { BucketError, hasCode } from "../errors.js";
 import type { Backend } from "./backends/backend.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { MARKER_KEY } from "./layout.js";
-import { headOrUndefined, readSmallObject } from "./remote.js";
+import { createProtocol } from "./createOnly.js";
+import { headOrUndefined, readSmallObject, type CloudContext } from "./remote.js";
 
 export const LAYOUT_FORMAT = "minus80";
 export const LAYOUT_VERSION = 1;
@@ -22,11 +23,14 @@ export const MARKER_BODY = JSON.stringify({ format: LAYOUT_FORMAT, version: LAYO
 const MAX_MARKER_BYTES = 64 * 1024;
 
 /** Writes the layout marker once per bucket prefix (create-only; another writer's is as good). */
-export async function ensureMarker(backend: Backend, signal?: AbortSignal): Promise<void> {
+export async function ensureMarker(ctx: CloudContext, signal?: AbortSignal): Promise<void> {
+  const { backend } = ctx;
   if (await headOrUndefined(backend, MARKER_KEY, signal)) return;
   const body = Buffer.from(MARKER_BODY);
+  const protocol = await createProtocol(ctx, signal);
   try {
-    await backend.put(MARKER_KEY, body, { size: body.length, ifNoneMatch: true, signal });
+    // Every writer's marker is the same: a read-back server may take it plainly.
+    await backend.put(MARKER_KEY, body, { size: body.length, ifNoneMatch: protocol === "conditional", signal });
   } catch (err) {
     if (!hasCode(err, "FILE_EXISTS")) throw err;
   }

@@ -28,10 +28,11 @@
  */
 import { CredentialsError, hasCode, throwIfCancelled, UnreachableError } from "../errors.js";
 import { LATEST_TAG, serializeTagManifest, type TagManifest } from "../freezer/manifest.js";
-import { forEachLimit } from "../limits.js";
+import { forEachLimit, sleep } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
 import { manifestKey, objectKey } from "./layout.js";
+import { writeCreateOnly, type CreateProtocol } from "./createOnly.js";
 import { ensureMarker } from "./marker.js";
 import { checkRemote, notLocalError, planTag, tagConflict } from "./pushPlan.js";
 import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
@@ -62,6 +63,8 @@ export interface PushCounts {
   tags: string[];
   /** tags already there, identical */
   unchanged: string[];
+  /** how new tags were committed: the server enforced create-only writes, or they were read back (see createOnly.ts) */
+  commit?: CreateProtocol;
 }
 
 export interface PushOptions extends OperationOptions {
@@ -87,7 +90,7 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
     return;
   }
 
-  await ensureMarker(backend, signal);
+  await ensureMarker(ctx, signal);
   const send = async (sha: string, onBytes?: (n: number) => void) => {
     // A file a partial pull did not fetch: only the bucket had it.
     if (plan.notLocal.has(sha)) throw notLocalError(manifest, sha);
@@ -136,7 +139,7 @@ export async function pushTag(ctx: CloudContext, manifest: TagManifest, counts: 
   // A gc that judged a refreshed object (old, unreferenced) just before this push refreshed it
   // may still delete it: now that the tag is committed (gc keeps what it references), give
   // such a gc time to finish, make sure each is there, and send it again if not (see gc.ts).
-  if (refreshed.size > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs)));
+  if (refreshed.size > 0) await sleep(Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs), signal);
   await forEachLimit([...refreshed], ctx.concurrency, async (sha) => {
     const h = await headOrUndefined(backend, objectKey(sha), signal);
     if (h && h.size === wanted.get(sha)!.size) return;
@@ -150,8 +153,11 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   const { dtype, name, tag } = manifest;
   const mutable = tag === LATEST_TAG;
   const body = Buffer.from(serializeTagManifest(manifest));
+  const key = manifestKey(dtype, name, tag);
+  const put = (ifNoneMatch: boolean) => ctx.backend.put(key, body, { size: body.length, ifNoneMatch, signal });
   try {
-    await ctx.backend.put(manifestKey(dtype, name, tag), body, { size: body.length, ifNoneMatch: !mutable, signal });
+    if (mutable) await put(false);
+    else counts.commit = await writeCreateOnly(ctx, key, put, signal);
     counts.manifests++;
   } catch (err) {
     // Someone wrote the tag meanwhile (or our own retried write landed): the read-back decides.

@@ -23,6 +23,7 @@ import { checkDtype, checkRawName } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
 import type { HeadResult } from "./backends/backend.js";
 import { rawKey } from "./layout.js";
+import { writeCreateOnly } from "./createOnly.js";
 import { ensureMarker } from "./marker.js";
 import { headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
 import { downloadObject } from "./transfer/download.js";
@@ -103,19 +104,26 @@ export async function pushRaw(ctx: CloudContext, dtype: string, file: string, op
   if (existing && same(existing)) return { uploaded: 0, bytes: 0, skipped: 1, key, sha256: local.sha256 };
   if (existing && !opts.force) throw rawExists(dtype, base, key, existing);
 
-  await ensureMarker(backend, signal);
+  await ensureMarker(ctx, signal);
   const meter = new TransferMeter("upload", local.size, opts.onProgress);
-  try {
-    // Sent as byte ranges of the file, in parallel where the backend can. It was
-    // hashed just now: a change since shows in its stamp (size, mtime, ctime),
-    // checked before the upload completes, so it is not read and hashed twice.
-    await uploadFile(backend, key, { file: abs, stamp: stampOf(st) }, {
+  // Sent as byte ranges of the file, in parallel where the backend can. It was
+  // hashed just now: a change since shows in its stamp (size, mtime, ctime),
+  // checked before the upload completes, so it is not read and hashed twice.
+  const send = (ifNoneMatch: boolean) =>
+    uploadFile(backend, key, { file: abs, stamp: stampOf(st) }, {
       size: local.size,
       metadata: { [SHA256_METADATA]: local.sha256 },
-      ifNoneMatch: !existing, // a concurrent first writer of the same name is detected, not overwritten
+      ifNoneMatch,
       onBytes: (n) => meter.set(key, n),
       signal,
     });
+  try {
+    // A concurrent first writer of the same name is detected, not overwritten; a forced replace is a plain write.
+    if (existing) await send(false);
+    else if ((await writeCreateOnly(ctx, key, send, signal)) === "read-back") {
+      const now = await backend.head(key, { signal });
+      if (!same(now)) throw rawExists(dtype, base, key, now); // another writer's landed after ours
+    }
   } catch (err) {
     if (!hasCode(err, "FILE_EXISTS")) throw err;
     const now = await backend.head(key, { signal });

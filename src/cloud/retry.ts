@@ -21,7 +21,8 @@
  *   backend.stats.retries   // how many requests were retried
  */
 import { PassThrough, type Readable } from "node:stream";
-import { CancelledError, type Minus80Error } from "../errors.js";
+import type { Minus80Error } from "../errors.js";
+import { sleep } from "../limits.js";
 import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "./backends/backend.js";
 import { isTransient } from "./backends/errors.js";
 
@@ -66,22 +67,6 @@ export interface RetryStats {
 export function backoffDelay(attempt: number, policy: RetryPolicy): number {
   const window = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(policy.random() * window);
-}
-
-/** Waits `ms`, or until `signal` is aborted (then CANCELLED). */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new CancelledError());
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new CancelledError());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

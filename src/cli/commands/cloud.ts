@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { CloudData } from "../../cloud/cloudData.js";
+import { PROTOCOL_GUARANTEE } from "../../cloud/createOnly.js";
 import type { CloudRawListing, CloudTagListing } from "../../cloud/listing.js";
 import type { VerifyReport } from "../../cloud/verify.js";
 import { IntegrityError, InvalidArgumentError } from "../../errors.js";
@@ -108,10 +109,11 @@ export function registerCloudCommands(program: Command): void {
           return;
         }
         const r = await withProgress(opts, (onProgress) => c.push(dtype, name, { tag: opts.tag, onProgress, signal }));
-        if (opts.json) return printJson(r);
+        if (opts.json) return printJson(r.commit ? { ...r, guarantee: PROTOCOL_GUARANTEE[r.commit] } : r);
         const slug = formatSlug(dtype, name);
         const what = [...r.tags.map((t) => `${t} (new)`), ...r.unchanged.map((t) => `${t} (unchanged)`)].join(", ");
         println(`Pushed ${slug}: ${what || "nothing"}; ${r.uploaded} object${r.uploaded === 1 ? "" : "s"} uploaded (${formatBytes(r.bytes)}), ${r.skipped} already there`);
+        if (r.commit === "read-back") process.stderr.write(`note: ${c.location} does not enforce create-only writes; ${PROTOCOL_GUARANTEE["read-back"]}\n`);
       });
     });
 

@@ -133,12 +133,21 @@ export function backendContract(label: string, start: () => Promise<CloudTarget>
       expect(await keysUnder(b, "p/")).toEqual(["p/a/10", "p/a/2"]);
     });
 
-    it("a create-only put of an existing key is FILE_EXISTS and keeps the first bytes (where the server enforces it)", async () => {
+    it("a create-only put of an existing key is FILE_EXISTS where the server enforces it, refused as unsupported (not transient) where it lacks it", async () => {
       const b = await open();
       await b.ensureBucket();
-      await b.put("once", Buffer.from("first"), { size: 5, ifNoneMatch: true });
-      if (!session.target.conditionalWrites) return; // s3rver ignores If-None-Match (callers read back)
-      await expectCode(b.put("once", Buffer.from("other"), { size: 5, ifNoneMatch: true }), "FILE_EXISTS");
+      await b.put("once", Buffer.from("first"), { size: 5 });
+      const err = await b.put("once", Buffer.from("other"), { size: 5, ifNoneMatch: true }).then(
+        () => undefined,
+        (e: unknown) => e as { code: string; data: { transient?: boolean; unsupported?: boolean } },
+      );
+      if (session.target.conditionalWrites) {
+        expect(err?.code).toBe("FILE_EXISTS");
+      } else if (err) {
+        // Swift: 501 NotImplemented, said once (no retries), the object untouched.
+        expect(err.data.unsupported).toBe(true);
+        expect(err.data.transient).toBe(false);
+      } else return; // s3rver ignores the header and replaced the object (callers read back)
       expect((await readAll((await b.get("once")).body)).toString()).toBe("first");
     });
 

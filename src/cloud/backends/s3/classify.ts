@@ -108,6 +108,10 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Minus80Error
             : "check cloud.access_key and cloud.secret_key";
     return new CredentialsError(`${where} refused the credentials while trying to ${ctx.op}${about} (${code || `HTTP ${status}`}); ${why}`, data);
   }
+  if (NOT_IMPLEMENTED_CODES.has(code) || status === 501) {
+    // A feature the server lacks (e.g. Swift and If-None-Match): asking again will not help.
+    return new CloudError(`${where} does not support what was asked while trying to ${ctx.op}${about}: ${detail}`, { ...data, unsupported: true });
+  }
   if (THROTTLE_CODES.has(code) || status === 429 || (status !== undefined && status >= 500)) {
     return new CloudError(`${where} failed to ${ctx.op}${about}: ${detail}`, { ...data, transient: true });
   }
