@@ -73,9 +73,9 @@ export interface PreparedPull {
   plan: PullPlan;
 }
 
-/** True when the selection filters anything. */
+/** True when the selection filters anything (empty lists and criteria filter nothing). */
 export function hasSelection(sel: PullSelection): boolean {
-  return sel.include !== undefined || sel.accessions !== undefined || sel.where !== undefined;
+  return Boolean(sel.include?.length || sel.accessions?.length || (sel.where && Object.keys(sel.where).length > 0));
 }
 
 /**
@@ -87,8 +87,8 @@ export function checkPullSelection(dtype: string, sel: PullSelection): void {
   for (const g of sel.include ?? []) {
     if (typeof g !== "string" || g.trim() === "") throw new InvalidArgumentError(`invalid --include ${JSON.stringify(g)}: ${INCLUDE_RULE}`, { value: g, rule: INCLUDE_RULE });
   }
-  if ((sel.accessions !== undefined || sel.where !== undefined) && dtype !== COHORT_DTYPE) {
-    const what = sel.accessions !== undefined ? `--accessions ${sel.accessions.join(",")}` : "--where";
+  if ((sel.accessions?.length || (sel.where && Object.keys(sel.where).length > 0)) && dtype !== COHORT_DTYPE) {
+    const what = sel.accessions?.length ? `--accessions ${sel.accessions.join(",")}` : "--where";
     throw new InvalidArgumentError(`${what} does not apply to ${dtype}: ${COHORT_RULE}`, { dtype, rule: COHORT_RULE });
   }
   checkAccessionSelection(sel);
@@ -153,7 +153,9 @@ async function selectFiles(
     if (hits.length === 0) throw new InvalidArgumentError(`--include ${JSON.stringify(g)} matches no file of ${slug}: ${INCLUDE_RULE}`, { value: g, rule: INCLUDE_RULE });
     for (const p of hits) out.add(p);
   }
-  if (sel.accessions === undefined && sel.where === undefined) return { paths: out };
+  const where = sel.where && Object.keys(sel.where).length > 0 ? sel.where : undefined;
+  const accessions = sel.accessions?.length ? sel.accessions : undefined;
+  if (!accessions && !where) return { paths: out };
   const db = manifest.files[SQL_FILE];
   if (!db) throw new InvalidArgumentError(`${slug} has no ${SQL_FILE}: ${COHORT_RULE}`, { slug });
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "minus80-select-"));
@@ -161,7 +163,7 @@ async function selectFiles(
     const copy = path.join(dir, SQL_FILE);
     if (await ctx.freezer.blobs.has(db.sha256)) await fsp.copyFile(ctx.freezer.blobs.pathOf(db.sha256), copy);
     else await downloadObject(backend, objectKey(db.sha256), copy, { expect: () => db, signal });
-    const chosen = selectAccessionFiles(copy, paths, { accessions: sel.accessions, where: sel.where }, slug);
+    const chosen = selectAccessionFiles(copy, paths, { ...(accessions ? { accessions } : {}), ...(where ? { where } : {}) }, slug);
     for (const p of chosen.paths) out.add(p);
     return { paths: out, accessions: chosen.accessions };
   } finally {
