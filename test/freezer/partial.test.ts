@@ -112,6 +112,23 @@ describe("a partial working copy", () => {
     expect(snapshotTree(local.basedir)).toEqual(before);
   });
 
+  it("a partial import that fails or is cancelled midway leaves the freezer as it was", async () => {
+    const ds = local.dataset("Cohort", "RNA");
+    const before = snapshotTree(local.basedir);
+    let calls = 0;
+    const failing: FetchObject = async (entry, tmp, onBytes) => {
+      if (++calls === 2) throw new Error("connection lost");
+      return fromSource(entry, tmp, onBytes);
+    };
+    await expect(ds.importTag(v1, failing, { concurrency: 1, only: ONLY })).rejects.toThrow("connection lost");
+    const abort = new AbortController();
+    const cancelling: FetchObject = async (entry, tmp, onBytes) => (abort.abort(), fromSource(entry, tmp, onBytes));
+    await expectCode(ds.importTag(v1, cancelling, { concurrency: 1, only: ONLY, signal: abort.signal }), "CANCELLED");
+    expect(await local.blobs.list()).toEqual([]);
+    expect(ds.exists()).toBe(false);
+    expect(Object.keys(snapshotTree(local.basedir)).filter((k) => !k.endsWith("/"))).toEqual(Object.keys(before).filter((k) => !k.endsWith("/")));
+  });
+
   it("a malformed partial record is INTEGRITY naming the manifest", async () => {
     const { ds } = await partialCopy();
     const json = JSON.parse(fs.readFileSync(ds.manifestPath, "utf8"));
