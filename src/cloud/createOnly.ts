@@ -94,7 +94,7 @@ async function probe(ctx: CloudContext, signal?: AbortSignal): Promise<CreatePro
   } finally {
     await backend.delete(key).catch(() => undefined);
   }
-  remember(ctx, protocol);
+  await remember(ctx, protocol);
   return protocol;
 }
 
@@ -120,7 +120,7 @@ function remembered(ctx: CloudContext): Promise<CreateProtocol> | undefined {
 }
 
 /** Best effort: a read-only base directory only means probing again next time. */
-function remember(ctx: CloudContext, protocol: CreateProtocol): void {
+async function remember(ctx: CloudContext, protocol: CreateProtocol): Promise<void> {
   const file = cachePath(ctx);
   let all: Record<string, unknown> = {};
   try {
@@ -129,5 +129,5 @@ function remember(ctx: CloudContext, protocol: CreateProtocol): void {
     /* none yet */
   }
   all[ctx.backend.location] = { createProtocol: protocol, probed: new Date().toISOString() };
-  void writeFileAtomic(file, JSON.stringify(all, null, 2) + "\n").catch(() => undefined);
+  await writeFileAtomic(file, JSON.stringify(all, null, 2) + "\n").catch(() => undefined);
 }

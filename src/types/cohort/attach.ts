@@ -22,6 +22,11 @@ import type { Accession } from "../accession.js";
 import { isUrl } from "../samplesheet/paths.js";
 import { CohortStore, type StoredFile } from "./store.js";
 
+/** The statements of the transaction an attaching import holds while it copies (constants: no SQL is ever built from input). */
+const BEGIN_IMMEDIATE = "BEGIN IMMEDIATE";
+const COMMIT = "COMMIT";
+const ROLLBACK = "ROLLBACK";
+
 /** The folder of the working copy that attached reads live in. */
 export const READS_DIR = "reads";
 
@@ -108,13 +113,13 @@ export async function checkAttachments(thawedDir: string, slug: string, accessio
 export async function storeAccessions(store: CohortStore, accessions: readonly Accession[], attach: boolean): Promise<number[]> {
   const plan = attach ? await planAttachments(store, accessions) : undefined;
   const db = store.db;
-  db.exec("BEGIN IMMEDIATE");
+  db.exec(BEGIN_IMMEDIATE);
   try {
     const aids = accessions.map((a, i) => store.upsert(a, plan?.files[i]));
-    await applyAttachments(plan?.copies ?? [], () => db.exec("COMMIT"));
+    await applyAttachments(plan?.copies ?? [], () => db.exec(COMMIT));
     return aids;
   } catch (err) {
-    if (db.inTransaction) db.exec("ROLLBACK");
+    if (db.inTransaction) db.exec(ROLLBACK);
     throw err;
   }
 }
@@ -149,7 +154,7 @@ async function sameFileThere(accession: string, file: string, source: string, de
  * place) and runs `commit`; on any failure removes every copy and folder it
  * made before rethrowing.
  *
- * @example await applyAttachments(plan.copies, () => db.exec("COMMIT"))
+ * @example await applyAttachments(plan.copies, () => db.exec(COMMIT))
  */
 export async function applyAttachments(copies: readonly Copy[], commit: () => void): Promise<void> {
   const made: string[] = [];
