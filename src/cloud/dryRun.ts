@@ -23,9 +23,10 @@ export interface RequestEstimate {
   gets: number;
 }
 
+/** No requests yet. @example addRequests(noRequests(), { gets: 1 }) */
 export const noRequests = (): RequestEstimate => ({ heads: 0, lists: 0, puts: 0, gets: 0 });
 
-/** Adds `more` into `into` and returns `into`. */
+/** Adds `more` into `into` and returns `into`. @example addRequests(total, { puts: 2 }) */
 export function addRequests(into: RequestEstimate, more: Partial<RequestEstimate>): RequestEstimate {
   into.heads += more.heads ?? 0;
   into.lists += more.lists ?? 0;
@@ -37,6 +38,8 @@ export function addRequests(into: RequestEstimate, more: Partial<RequestEstimate
 /**
  * `backend` for reading only, counting its requests: one LIST per page of
  * keys. Writes are refused, so a plan cannot change the bucket.
+ *
+ * @example const { backend, requests } = countingBackend(ctx.backend); await remoteTags(backend, "Cohort", "RNA"); requests.lists // 1
  */
 export function countingBackend(backend: Backend): { backend: Backend; requests: RequestEstimate } {
   const requests = noRequests();
@@ -61,14 +64,14 @@ export function countingBackend(backend: Backend): { backend: Backend; requests:
   return { backend: counting, requests };
 }
 
-/** The requests of uploading one object of `size` bytes (see transfer/upload.ts). */
+/** The requests of uploading one object of `size` bytes (see transfer/upload.ts). @example uploadRequests(backend, 10) // { puts: 1 } */
 export function uploadRequests(backend: Backend, size: number): Partial<RequestEstimate> {
   const hint = backend.multipartWrites;
   if (!hint || size < hint.threshold) return { puts: 1 };
   return { puts: Math.ceil(size / partSizeFor(size, hint.partSize)) + 2 };
 }
 
-/** The requests of downloading one object of `size` bytes (see pull.ts: a HEAD, then ranges, for a large one). */
+/** The requests of downloading one object of `size` bytes (see pull.ts: a HEAD, then ranges, for a large one). @example downloadRequests(backend, 10) // { gets: 1 } */
 export function downloadRequests(backend: Backend, size: number): Partial<RequestEstimate> {
   const hint = wantsRangedRead(backend, size);
   return hint ? { heads: 1, gets: Math.ceil(size / hint.partSize) } : { gets: 1 };
@@ -82,7 +85,7 @@ export interface DiskRoom {
   enough: boolean;
 }
 
-/** Whether the file system holding `dir` (or its nearest existing parent) has `needed` bytes free. */
+/** Whether the file system holding `dir` (or its nearest existing parent) has `needed` bytes free. @example (await diskRoom(freezer.basedir, 1e9)).enough */
 export async function diskRoom(dir: string, needed: number): Promise<DiskRoom> {
   let at = path.resolve(dir);
   for (;;) {

@@ -73,7 +73,7 @@ export interface PreparedPull {
   plan: PullPlan;
 }
 
-/** True when the selection filters anything (empty lists and criteria filter nothing). */
+/** True when the selection filters anything (empty lists and criteria filter nothing). @example hasSelection({ include: [] }) // false */
 export function hasSelection(sel: PullSelection): boolean {
   return Boolean(sel.include?.length || sel.accessions?.length || (sel.where && Object.keys(sel.where).length > 0));
 }
@@ -94,7 +94,7 @@ export function checkPullSelection(dtype: string, sel: PullSelection): void {
   checkAccessionSelection(sel);
 }
 
-/** Plans the pull of one tag (see the module comment); `dryRun` also runs the refusals the import would. */
+/** Plans the pull of one tag (see the module comment); `dryRun` also runs the refusals the import would. @example (await preparePull(ctx, "Cohort", "RNA", "v1", { dryRun: true })).plan */
 export async function preparePull(
   ctx: CloudContext,
   dtype: string,
@@ -171,7 +171,7 @@ async function selectFiles(
   }
 }
 
-/** The manifest of a tag in the bucket; DATASET_NOT_FOUND / TAG_NOT_FOUND (naming the tags there) when absent. */
+/** The manifest of a tag in the bucket; DATASET_NOT_FOUND / TAG_NOT_FOUND (naming the tags there) when absent. @example await fetchTagManifest(backend, "Cohort", "RNA", "v1") */
 export async function fetchTagManifest(backend: Backend, dtype: string, name: string, tag: string, signal?: AbortSignal): Promise<TagManifest> {
   try {
     return await fetchManifest(backend, dtype, name, tag, signal);

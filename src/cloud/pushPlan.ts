@@ -69,7 +69,7 @@ export interface PushPlan {
   requests: RequestEstimate;
 }
 
-/** Looks up `unchecked` in the bucket and sorts them into missing and stale. */
+/** Looks up `unchecked` in the bucket and sorts them into missing and stale. @example (await checkRemote(ctx, unchecked)).missing */
 export async function checkRemote(ctx: CloudContext, unchecked: ReadonlyMap<string, FileEntry>, signal?: AbortSignal): Promise<RemoteCheck> {
   const checkedAt = Date.now();
   const present = await remoteObjects(ctx, unchecked, signal);
@@ -83,7 +83,7 @@ export async function checkRemote(ctx: CloudContext, unchecked: ReadonlyMap<stri
   return { checkedAt, present, missing, stale };
 }
 
-/** Plans one tag's push (see the module comment). TAG_CONFLICT when the bucket has it with other contents. */
+/** Plans one tag's push (see the module comment). TAG_CONFLICT when the bucket has it with other contents. @example (await planTag(ctx, ds.tag("v1"), (sha) => blobs.has(sha))).missing */
 export async function planTag(ctx: CloudContext, manifest: TagManifest, isLocal: (sha: string) => Promise<boolean>, signal?: AbortSignal): Promise<TagPlan> {
   const { dtype, name, tag } = manifest;
   const mutable = tag === LATEST_TAG;
@@ -110,7 +110,7 @@ export async function planTag(ctx: CloudContext, manifest: TagManifest, isLocal:
   return { unchanged: false, inBucket: there !== undefined, wanted, ...(base ? { base } : {}), unchecked, notLocal, ...check };
 }
 
-/** INTEGRITY: an object the push needs is neither local nor in the bucket. */
+/** INTEGRITY: an object the push needs is neither local nor in the bucket. @example throw notLocalError(manifest, sha) */
 export function notLocalError(manifest: TagManifest, sha: string): IntegrityError {
   const slug = formatSlug(manifest.dtype, manifest.name, manifest.tag);
   const file = Object.entries(manifest.files).find(([, e]) => e.sha256 === sha)?.[0];
@@ -121,6 +121,7 @@ export function notLocalError(manifest: TagManifest, sha: string): IntegrityErro
   );
 }
 
+/** TAG_CONFLICT: the bucket has this tag with other contents. @example throw tagConflict("Cohort.RNA:v1", mine, theirs) */
 export function tagConflict(slug: string, mine: TagManifest, theirs: TagManifest): TagConflictError {
   return new TagConflictError(
     `tag ${slug} already exists in the cloud with different contents (checksum ${theirs.total.slice(0, 12)}, local ${mine.total.slice(0, 12)})`,

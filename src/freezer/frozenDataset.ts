@@ -252,7 +252,7 @@ export class FrozenDataset {
     });
   }
 
-  /** The paths of `target` (of `only`, when given) whose objects are not in the blob store. */
+  /** The paths of `target` (of `only`, when given) whose objects are not in the blob store. @example await ds.missingObjects(ds.tag("v1")) // [] */
   async missingObjects(target: TagManifest, only?: ReadonlySet<string>): Promise<string[]> {
     const missing: string[] = [];
     for (const [p, e] of Object.entries(target.files)) {

@@ -79,7 +79,7 @@ export async function checkImport(ds: FrozenDataset, manifest: TagManifest, opts
   }
 }
 
-/** The objects of `manifest` (of the paths in `only`, when given), by sha256. */
+/** The objects of `manifest` (of the paths in `only`, when given), by sha256. @example wantedObjects(manifest, new Set(["db.sqlite"])).size // 1 */
 export function wantedObjects(manifest: TagManifest, only?: ReadonlySet<string>): Map<string, FileEntry> {
   const wanted = new Map<string, FileEntry>();
   for (const [p, e] of Object.entries(manifest.files)) if (!only || only.has(p)) wanted.set(e.sha256, e);

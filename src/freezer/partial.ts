@@ -25,6 +25,8 @@ export interface PartialCopy {
 /**
  * The files the working copy stands for: its own, plus the absent files of
  * the partial tag it does not hold (with the tag's contents).
+ *
+ * @example withAbsentFiles(await ds.snapshot(), m.partial, m.tags)["reads/S2/R1.fq"]  // the tag's entry
  */
 export function withAbsentFiles(now: Record<string, FileEntry>, partial: PartialCopy | undefined, tags: Record<string, TagManifest>): Record<string, FileEntry> {
   const from = partial && tags[partial.tag];
@@ -36,19 +38,19 @@ export function withAbsentFiles(now: Record<string, FileEntry>, partial: Partial
   return out;
 }
 
-/** The record after thawing `only` (all when undefined) of `target`: undefined when nothing is absent. */
+/** The record after thawing `only` (all when undefined) of `target`: undefined when nothing is absent. @example partialRecord(v1, new Set(["db.sqlite"]))  // { tag: "v1", absent: [...] } */
 export function partialRecord(target: TagManifest, only?: ReadonlySet<string>): PartialCopy | undefined {
   if (!only) return undefined;
   const absent = sortPaths(Object.keys(target.files).filter((p) => !only.has(p)));
   return absent.length === 0 ? undefined : { tag: target.tag, absent };
 }
 
-/** The record after freezing `now` (the working files) as `frozen` from a partial copy: the absent files not in `now`. */
+/** The record after freezing `now` (the working files) as `frozen` from a partial copy: the absent files not in `now`. @example partialAfterFreeze(v2, now)  // undefined for a full copy */
 export function partialAfterFreeze(frozen: TagManifest, now: Record<string, FileEntry>): PartialCopy | undefined {
   return partialRecord(frozen, new Set(Object.keys(now)));
 }
 
-/** Reads `partial` from MANIFEST.json's JSON; INTEGRITY when it is malformed. */
+/** Reads `partial` from MANIFEST.json's JSON; INTEGRITY when it is malformed. @example parsePartial(json.partial, manifestPath, tags) */
 export function parsePartial(json: unknown, source: string, tags: Record<string, TagManifest>): PartialCopy | undefined {
   if (json === undefined || json === null) return undefined;
   const p = json as Partial<PartialCopy>;
@@ -61,6 +63,8 @@ export function parsePartial(json: unknown, source: string, tags: Record<string,
 /**
  * INTEGRITY for a thaw of a tag whose objects are not all local: the
  * dataset was pulled partially; a pull without filters fetches the rest.
+ *
+ * @example throw notAllLocalError("Cohort.RNA", v1, ["reads/S2/R1.fq"])
  */
 export function notAllLocalError(slug: string, target: TagManifest, missing: string[]): IntegrityError {
   const how = `minus80 cloud pull ${target.dtype} ${target.name} --tag ${target.tag}`;

@@ -22,7 +22,7 @@ export interface SelectionFlags {
   where?: string[];
 }
 
-/** commander's collector for a repeatable option. */
+/** commander's collector for a repeatable option. @example collect("b", ["a"]) // ["a", "b"] */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /**
@@ -73,7 +73,7 @@ export function formatPushPlan(p: PushPlan): string {
   return lines.join("\n") + "\n";
 }
 
-/** The line a pull prints: what moved, and whether the copy is partial. */
+/** The line a pull prints: what moved, and whether the copy is partial. @example pulledLine("Cohort", "RNA", counts) // "Pulled Cohort.RNA:v1: ..." */
 export function pulledLine(dtype: string, name: string, r: { tag: string; downloaded: number; bytes: number; skipped: number; files: number; partial: boolean; accessions?: string[] }): string {
   const part = r.partial ? `; partial copy of ${plural(r.files, "file")}${r.accessions ? ` (accessions: ${r.accessions.join(", ") || "none"})` : ""}` : "";
   return `Pulled ${formatSlug(dtype, name, r.tag)}: ${plural(r.downloaded, "object")} downloaded (${formatBytes(r.bytes)}), ${r.skipped} already local; thawed${part}`;

@@ -25,7 +25,7 @@ export interface AccessionSelection {
 
 export const ACCESSIONS_RULE = "--accessions names accessions (or aliases) of the Cohort tag, separated by commas";
 
-/** Checks a selection's values before anything is read; INVALID_ARGUMENT / INVALID_NAME naming the value and the rule. */
+/** Checks a selection's values before anything is read; INVALID_ARGUMENT / INVALID_NAME naming the value and the rule. @example checkAccessionSelection({ accessions: [""] }) // throws */
 export function checkAccessionSelection(sel: AccessionSelection): void {
   for (const a of sel.accessions ?? []) {
     if (typeof a !== "string" || a.length === 0) throw new InvalidArgumentError(`invalid accession ${JSON.stringify(a)}: ${ACCESSIONS_RULE}`, { value: a, rule: ACCESSIONS_RULE });
@@ -36,7 +36,7 @@ export function checkAccessionSelection(sel: AccessionSelection): void {
   }
 }
 
-/** The tag's paths the selected accessions need, and their names (AID order). */
+/** The tag's paths the selected accessions need, and their names (AID order). @example selectAccessionFiles(copy, paths, { where: { tissue: "leaf" } }, "Cohort.RNA:v1").accessions */
 export function selectAccessionFiles(dbFile: string, paths: readonly string[], sel: AccessionSelection, slug: string): { paths: Set<string>; accessions: string[] } {
   checkAccessionSelection(sel);
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
