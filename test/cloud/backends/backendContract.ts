@@ -202,12 +202,13 @@ export function backendContract(label: string, start: () => Promise<CloudTarget>
         for await (const u of b.listUploads("")) left.push(u.key);
         expect(left).toEqual([]);
       }
+      if (session.target.name === "s3rver") return; // s3rver has no abort (MethodNotAllowed): nothing more to check there
       // Ceph 16 answers a completion of an aborted upload with InternalError ("completion already in progress"), others NoSuchUpload.
       const err = await b.completeUpload(up, [etag]).then(
         () => undefined,
         (e: unknown) => e as { code?: string },
       );
-      if (session.target.name !== "s3rver") expect(err?.code).toMatch(/^(UPLOAD_NOT_FOUND|CLOUD)$/);
+      expect(err?.code).toMatch(/^(UPLOAD_NOT_FOUND|CLOUD)$/);
       await expectCode(b.head("mp/gone"), "OBJECT_NOT_FOUND");
     });
 
