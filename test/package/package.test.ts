@@ -22,6 +22,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedS3, type EmbeddedS3 } from "../../src/demo/embeddedS3.js";
+import { MIN_NODE_MAJOR } from "../../src/cli/main.js";
 import { VERSION } from "../../src/version.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -126,6 +127,7 @@ afterAll(() => {
 describe("package.json", () => {
   it("names the supported Node.js range in engines, and the README says the same", () => {
     expect(PKG.engines).toEqual({ node: SUPPORTED_NODE });
+    expect(SUPPORTED_NODE).toBe(`>=${MIN_NODE_MAJOR}`); // the CLI warns below it
     const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
     expect(readme).toContain("Node.js 22");
     expect(readme).toMatch(/## Supported Node\.js/);
