@@ -12,9 +12,11 @@
  * `cloud ls`/`push` against an S3 endpoint with the AWS SDK's Node.js-version
  * warning left switched on, checking that nothing at all reaches stderr.
  *
- * better-sqlite3 (13+) ships N-API binaries in its npm package, so an install
- * compiles nothing: with the npm cache warm after `npm ci` this file takes
- * about 20-30 s, and runs in every `npm test` on every Node.js line.
+ * better-sqlite3 (13+) ships N-API binaries in its npm package, so no install
+ * compiles anything: with the npm cache warm after `npm ci`, this file costs
+ * about 40 s of CPU (three installs from the cache and one tsc build; 20-75 s
+ * of wall time here, depending on the load), so it runs in every `npm test`
+ * on every Node.js line rather than in a separate CI step.
  */
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
 import fs from "node:fs";
