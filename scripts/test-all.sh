@@ -8,6 +8,11 @@
 # another S3 server instead; MINUS80_NO_CEPH=1 skips starting Ceph.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# minus80 needs Node.js 22+ (README "Supported Node.js"); better-sqlite3 would crash the suite on older lines.
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+  echo "[test-all] Node.js $(node --version) is older than minus80 supports (22 or newer); run it on another line with: bash scripts/node-line.sh 24 -- npm run test:all" >&2
+  exit 1
+fi
 SHARED_TOOLS=${MINUS80_SHARED_TOOLS:-../shared/tools}
 CEPH_DIR=${CEPH_S3_DIR:-/tmp/minus80-test-ceph}
 started_ceph=0

@@ -81,8 +81,16 @@ function isMainModule(): boolean {
   }
 }
 
+/** The oldest Node.js line minus80 supports (package.json `engines`; README "Supported Node.js"). */
+export const MIN_NODE_MAJOR = 22;
+
 const isMain = isMainModule();
 if (isMain) {
+  // npm only warns about `engines` at install time, and on older lines
+  // better-sqlite3 dies with a bare segmentation fault: say why first.
+  if (Number(process.versions.node.split(".")[0]) < MIN_NODE_MAJOR) {
+    process.stderr.write(`warning: minus80 needs Node.js ${MIN_NODE_MAJOR} or newer; this is ${process.version}, on which commands that open a dataset crash\nhint: install Node.js ${MIN_NODE_MAJOR} or newer\n`);
+  }
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
