@@ -66,7 +66,7 @@ function child(script: string, vars: Record<string, unknown>): Promise<{ out: Re
   `;
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ["--input-type=module", "-e", prelude + script], {
-      env: { ...process.env, CHILD_VARS: JSON.stringify(vars), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      env: { ...process.env, CHILD_VARS: JSON.stringify(vars) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

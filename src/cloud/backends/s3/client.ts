@@ -79,8 +79,6 @@ export function makeS3Client(opts: S3BackendOptions): S3Client {
       socketTimeout: opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
     }),
   };
-  // minus80 supports Node 20; the SDK's "Node 22 needed from 2027" notice would only clutter every command's stderr.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   if (opts.accessKey && opts.secretKey) {
     config.credentials = { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey };
   }
