@@ -19,7 +19,7 @@ import { BucketError, InvalidArgumentError, LinkInvalidError, ReadOnlyError } fr
 import type { Backend, GetOptions, ListOptions, ObjectInfo, PendingUpload, RequestOptions } from "./backends/backend.js";
 import { HttpBackend, safeUrl } from "./backends/http/httpBackend.js";
 import { readIndex, type BucketIndex } from "./bucketIndex.js";
-import { DATASETS_PREFIX, manifestKey, MARKER_KEY, parseManifestKey, parseRawKey, rawKey, RAW_PREFIX } from "./layout.js";
+import { datasetPrefix, DATASETS_PREFIX, manifestKey, MARKER_KEY, parseManifestKey, parseRawKey, rawKey, RAW_PREFIX } from "./layout.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { readSmallObject } from "./remote.js";
 import { RetryingBackend, type RetryPolicy } from "./retry.js";
@@ -114,8 +114,12 @@ class IndexListing implements Backend {
 
   private linkKeys(prefix: string): ObjectInfo[] {
     const { dtype, name, tag } = this.link!;
-    if (!DATASETS_PREFIX.startsWith(prefix) && !prefix.startsWith(DATASETS_PREFIX)) {
-      throw new LinkInvalidError(`the share link ${this.location} grants ${dtype}.${name}:${tag} only: it cannot list ${prefix || "the bucket"}`, { location: this.location });
+    // Only the granted dataset's own tags may be asked for (pull and verify do): the link names one.
+    if (!prefix.startsWith(datasetPrefix(dtype, name))) {
+      throw new LinkInvalidError(`the share link ${this.location} grants ${dtype}.${name}:${tag} only: it lists nothing (no other tag, dataset or listing)`, {
+        location: this.location,
+        hint: `pull what it grants: minus80 cloud pull --from '<link>' (or ask for a public location to list)`,
+      });
     }
     return [{ key: manifestKey(dtype, name, tag), size: 0, lastModified: new Date(0) }];
   }

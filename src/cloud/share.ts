@@ -78,12 +78,13 @@ export function parseDuration(d: number | string): number {
   const unit = { s: 1, m: 60, h: 3600, d: 86400, "": 1 }[(m?.[2] ?? "") as "s"];
   const seconds = m ? Number(m[1]) * unit : NaN;
   if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new InvalidArgumentError(`invalid expiry ${JSON.stringify(String(d))}: expected a duration such as 30s, 90m, 2h or 7d`, { value: String(d) });
+    throw new InvalidArgumentError(`invalid expiry ${JSON.stringify(String(d))}: expected a duration such as 30s, 90m, 2h or 7d`, { value: String(d), hint: "--expires takes a whole number and s, m, h or d (at most 7d)" });
   }
   if (seconds > MAX_PRESIGN_SECONDS) {
     throw new InvalidArgumentError(`expiry ${String(d)} is longer than 7 days, the most S3 presigned requests allow (a link is signed once and cannot be renewed)`, {
       value: String(d),
       max: "7d",
+      hint: "give --expires 7d or less, and share again when it runs out; for longer, make the bucket anonymously readable (README, \"Sharing\")",
     });
   }
   return seconds;
@@ -94,6 +95,7 @@ function signer(backend: Backend): NonNullable<Backend["presignGet"]> {
   if (!sign) {
     throw new InvalidArgumentError(`${backend.location} cannot make share links: only an S3 endpoint signs URLs. Serve the folder with a web server and pull with --from <URL> instead (README, "Sharing")`, {
       location: backend.location,
+      hint: "serve the folder with any web server and give readers its URL: minus80 cloud pull --from <URL>",
     });
   }
   return sign;
