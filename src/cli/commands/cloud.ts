@@ -13,7 +13,7 @@ import { LATEST_TAG } from "../../freezer/manifest.js";
 import { formatSlug } from "../../names.js";
 import { commandSignal } from "../cancel.js";
 import { formatBytes, printJson, println, progressReporter } from "../output.js";
-import { FROM_HELP, refuseFrom, withCloud, withProgress, type Common } from "./cloudCommon.js";
+import { FROM_HELP, withCloud, withProgress, writeCommand, type Common } from "./cloudCommon.js";
 import { formatDatasetListing, formatRawListing, formatVerifyReport, namesOnly } from "./cloudFormat.js";
 import { registerShareCommands } from "./cloudShare.js";
 
@@ -51,19 +51,14 @@ export function registerCloudCommands(program: Command): void {
       }, opts.from);
     });
 
-  cloud
-    .command("push")
-    .description("store a dataset (its working state as `latest` and every tag the cloud lacks, or one --tag) or, with --raw, a file")
+  writeCommand(cloud, "push", "store a dataset (its working state as `latest` and every tag the cloud lacks, or one --tag) or, with --raw, a file")
     .argument("<dtype>", "dtype, e.g. Cohort (with --raw: a free category such as fastq)")
     .argument("<name>", "dataset name (with --raw: the file's path)")
     .option("--tag <T>", "push only this frozen tag")
     .option("--raw", "push a raw file")
     .option("--force", "with --raw: replace a different file of the same name")
     .option("--quiet", "no progress bars")
-    .option("--json", "machine-readable output")
-    .option("--from <URL>", "refused: a --from location is read-only")
     .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; force?: boolean }) => {
-      refuseFrom(opts, "push");
       if (opts.force && !opts.raw) throw new InvalidArgumentError("--force applies only with --raw (pushed tags are immutable; push under a new --tag)");
       await withCloud(async (c) => {
         const signal = commandSignal();
@@ -117,17 +112,12 @@ export function registerCloudCommands(program: Command): void {
       }, opts.from);
     });
 
-  cloud
-    .command("remove")
-    .description("remove a dataset's tags (all, or one --tag) or, with --raw, a file from the cloud; `cloud gc` reclaims the space")
+  writeCommand(cloud, "remove", "remove a dataset's tags (all, or one --tag) or, with --raw, a file from the cloud; `cloud gc` reclaims the space")
     .argument("<dtype>", "dtype (with --raw: the file's category)")
     .argument("<name>", "dataset name (with --raw: the file's name)")
     .option("--tag <T>", "remove only this tag")
     .option("--raw", "remove a raw file")
-    .option("--json", "machine-readable output")
-    .option("--from <URL>", "refused: a --from location is read-only")
-    .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; json?: boolean; from?: string }) => {
-      refuseFrom(opts, "remove");
+    .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
         const signal = commandSignal();
         const r = opts.raw ? await c.removeRaw(dtype, name, { signal }) : await c.removeDataset(dtype, name, { tag: opts.tag, signal });
@@ -137,14 +127,9 @@ export function registerCloudCommands(program: Command): void {
       });
     });
 
-  cloud
-    .command("gc")
-    .description("delete objects no tag references (older than 24 h) and stale unfinished uploads")
+  writeCommand(cloud, "gc", "delete objects no tag references (older than 24 h), stale unfinished uploads and the share objects of expired links")
     .option("--dry-run", "only report what would be deleted")
-    .option("--json", "machine-readable output")
-    .option("--from <URL>", "refused: a --from location is read-only")
-    .action(async (opts: { dryRun?: boolean; json?: boolean; from?: string }) => {
-      refuseFrom(opts, "gc");
+    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
         const r = await c.gc({ dryRun: opts.dryRun, signal: commandSignal() });
         if (opts.json) return printJson(r);
@@ -189,14 +174,9 @@ export function registerCloudCommands(program: Command): void {
       }, opts.from);
     });
 
-  cloud
-    .command("nuke")
-    .description("delete EVERYTHING minus80 stored under the configured bucket and prefix")
+  writeCommand(cloud, "nuke", "delete EVERYTHING minus80 stored under the configured bucket and prefix")
     .option("--yes", "confirm: this cannot be undone")
-    .option("--json", "machine-readable output")
-    .option("--from <URL>", "refused: a --from location is read-only")
-    .action(async (opts: { yes?: boolean; json?: boolean; from?: string }) => {
-      refuseFrom(opts, "nuke");
+    .action(async (opts: { yes?: boolean; json?: boolean }) => {
       if (!opts.yes) throw new InvalidArgumentError("refusing to delete everything in the cloud without --yes (this cannot be undone)");
       await withCloud(async (c) => {
         const r = await c.nuke({ signal: commandSignal() });

@@ -3,6 +3,7 @@
  * `--from` location) around a command, progress bars, and refusing
  * `--from` on writes.
  */
+import type { Command } from "commander";
 import { CloudData } from "../../cloud/cloudData.js";
 import { safeUrl } from "../../cloud/readOnly.js";
 import { ReadOnlyError } from "../../errors.js";
@@ -38,6 +39,21 @@ export function refuseFrom(opts: { from?: string }, command: string): void {
   if (opts.from !== undefined) {
     throw new ReadOnlyError(`cloud ${command} writes, and --from ${safeUrl(opts.from)} is read-only: run it without --from, with keys in the config`, { location: safeUrl(opts.from) });
   }
+}
+
+/**
+ * A `cloud` command that writes: it takes `--json`, and `--from` only to
+ * refuse it (READ_ONLY, exit 2) before anything is opened.
+ *
+ * @example writeCommand(cloud, "gc", "delete unreferenced objects").option("--dry-run", "...").action(...)
+ */
+export function writeCommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .option("--json", "machine-readable output")
+    .option("--from <URL>", "refused: a --from location is read-only")
+    .hook("preAction", (cmd) => refuseFrom(cmd.opts(), name));
 }
 
 /** Runs `fn` with a progress listener drawing on stderr (only on a terminal, never with --quiet or --json). */

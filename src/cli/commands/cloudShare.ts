@@ -2,6 +2,7 @@
  * `minus80 cloud share` (a link that lets anyone fetch one tag, or one raw
  * file, without keys until it expires) and `minus80 cloud index --rebuild`
  * (the listing readers without LIST see). Both need keys: `--from` is refused.
+ * `--json` of share prints the URL, what it grants (`grants`, `kind`) and when it expires.
  */
 import type { Command } from "commander";
 import { DEFAULT_SHARE_SECONDS } from "../../cloud/share.js";
@@ -9,21 +10,16 @@ import { InvalidArgumentError } from "../../errors.js";
 import { LATEST_TAG } from "../../freezer/manifest.js";
 import { commandSignal } from "../cancel.js";
 import { printJson, println } from "../output.js";
-import { refuseFrom, withCloud } from "./cloudCommon.js";
+import { withCloud, writeCommand } from "./cloudCommon.js";
 
 export function registerShareCommands(cloud: Command): void {
-  cloud
-    .command("share")
-    .description("print a URL that lets anyone fetch one tag (or with --raw one file) without keys, until it expires")
+  writeCommand(cloud, "share", "print a URL that lets anyone fetch one tag (or with --raw one file) without keys, until it expires")
     .argument("<dtype>", "dtype, e.g. Cohort (with --raw: the file's category)")
     .argument("<name>", "dataset name (with --raw: the file's name)")
     .option("--tag <T>", `the tag to share (default ${LATEST_TAG})`)
     .option("--raw", "share a raw file: a URL curl or a browser fetch as the file itself")
     .option("--expires <DURATION>", `how long the link works: 30s, 90m, 2h, 7d (default and most: ${DEFAULT_SHARE_SECONDS / 86400}d)`)
-    .option("--json", "machine-readable output: the URL, what it grants, when it expires")
-    .option("--from <URL>", "refused: a --from location is read-only")
-    .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; expires?: string; json?: boolean; from?: string }) => {
-      refuseFrom(opts, "share");
+    .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; expires?: string; json?: boolean }) => {
       if (opts.raw && opts.tag !== undefined) throw new InvalidArgumentError("--tag does not apply with --raw (raw files have no tags)");
       await withCloud(async (c) => {
         const signal = commandSignal();
@@ -34,15 +30,9 @@ export function registerShareCommands(cloud: Command): void {
       });
     });
 
-  cloud
-    .command("index")
-    .description("show or rebuild index.json, the listing that `cloud ls --from <URL>` reads (push, remove and gc keep it current)")
-    .option("--rebuild", "rebuild it from a listing of the bucket")
-    .option("--json", "machine-readable output")
-    .option("--from <URL>", "refused: a --from location is read-only")
-    .action(async (opts: { rebuild?: boolean; json?: boolean; from?: string }) => {
-      refuseFrom(opts, "index");
-      if (!opts.rebuild) throw new InvalidArgumentError("cloud index needs --rebuild (`cloud ls --from <URL>` shows what the index lists)");
+  writeCommand(cloud, "index", "rebuild index.json, the listing that `cloud ls --from <URL>` reads (push, remove and gc keep it current)")
+    .requiredOption("--rebuild", "rebuild it from a listing of the bucket (`cloud ls --from <URL>` shows what it lists)")
+    .action(async (opts: { json?: boolean }) => {
       await withCloud(async (c) => {
         const index = await c.rebuildIndex({ signal: commandSignal() });
         if (opts.json) return printJson(index);
