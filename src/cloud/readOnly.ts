@@ -83,7 +83,11 @@ export async function openFrom(from: string, opts: RequestOptions & { retry?: Pa
     return { backend };
   }
   const docReader = new RetryingBackend(new HttpBackend({ kind: "link", location, urlOf: (k) => (k === SHARE_DOC_KEY ? url.toString() : undefined) }), opts.retry);
-  const doc = parseShareDocument((await readSmallObject(docReader, SHARE_DOC_KEY, MAX_SHARE_BYTES, opts.signal)).data.toString("utf8"), location);
+  const read = await readSmallObject(docReader, SHARE_DOC_KEY, MAX_SHARE_BYTES, opts.signal).catch((err: unknown) => {
+    if (!isObjectNotFound(err)) throw err;
+    throw new LinkInvalidError(`the share link ${location} was revoked: its share object is no longer there`, { location });
+  });
+  const doc = parseShareDocument(read.data.toString("utf8"), location);
   const backend = new RetryingBackend(new HttpBackend({ kind: "link", location, urlOf: (k) => doc.urls[k] }), opts.retry);
   return { backend: new IndexListing(backend, doc), grant: { dtype: doc.dtype, name: doc.name, tag: doc.tag, expires: doc.expires } };
 }
