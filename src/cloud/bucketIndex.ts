@@ -79,8 +79,9 @@ export async function readIndex(backend: Backend, signal?: AbortSignal): Promise
     text = (await readSmallObject(backend, INDEX_KEY, MAX_INDEX_BYTES, signal)).data.toString("utf8");
   } catch (err) {
     if (!isObjectNotFound(err)) throw err;
-    throw new ObjectNotFoundError(`${backend.location} has no ${INDEX_KEY}, so it cannot be listed without LIST: its owner runs \`minus80 cloud index --rebuild\` (pull and verify of a named tag work without it)`, {
+    throw new ObjectNotFoundError(`${backend.location} has no ${INDEX_KEY}, so it cannot be listed without LIST`, {
       key: INDEX_KEY,
+      hint: "its owner runs `minus80 cloud index --rebuild` (or pushes); meanwhile `cloud pull <dtype> <name> --tag T --from <URL>` works without it",
     });
   }
   let index: Partial<BucketIndex> = {};

@@ -27,10 +27,11 @@ import { rebuildIndex, refreshIndex, type BucketIndex } from "./bucketIndex.js";
 import { datasetTags, listRawFiles, listTags, mapValues, type CloudListing, type CloudRawListing, type CloudTagListing, type ListFilter } from "./listing.js";
 import { checkMarker } from "./marker.js";
 import { pullTag, type PullCounts, type PullOptions } from "./pull.js";
-import { emptyPushCounts, pushTag, type PushCounts, type PushOptions } from "./push.js";
+import type { PushCounts } from "./push.js";
+import { pushDataset, type PushDatasetOptions } from "./pushDataset.js";
 import { pullRaw, pushRaw, type RawGetResult, type RawPullOptions, type RawPushOptions, type RawPutResult } from "./raw.js";
 import { openFrom, type ShareGrant } from "./readOnly.js";
-import { remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
+import type { CloudContext, OperationOptions } from "./remote.js";
 import { removeDataset, removeRaw, type RemoveDatasetOptions } from "./remove.js";
 import { createRawShare, createShare, type ShareLink, type ShareOptions } from "./share.js";
 import { RetryingBackend, type RetryEvent, type RetryPolicy } from "./retry.js";
@@ -66,10 +67,7 @@ export interface CloudListOptions extends ListFilter {
   tags?: boolean;
 }
 
-export interface CloudPushOptions extends PushOptions {
-  /** push this frozen tag (default: freeze the working state as `latest` and push every tag the cloud lacks) */
-  tag?: string;
-}
+export type CloudPushOptions = PushDatasetOptions;
 
 export interface CloudPullOptions extends PullOptions {
   /** default `latest` */
@@ -143,26 +141,7 @@ export class CloudData {
    * @example (await cloud.push("Cohort", "TestCohort", { tag: "v1" })).uploaded  // 0 on a re-push
    */
   push(dtype: string, name: string, opts: CloudPushOptions = {}): Promise<PushCounts> {
-    return this.writing(opts, () => this.pushTags(dtype, name, opts));
-  }
-
-  private async pushTags(dtype: string, name: string, opts: CloudPushOptions): Promise<PushCounts> {
-    checkDtype(dtype);
-    checkName(name);
-    if (opts.tag !== undefined) checkTag(opts.tag);
-    const ds = this.freezer.existing(dtype, name);
-    const counts = emptyPushCounts();
-    if (opts.tag !== undefined) {
-      await pushTag(this.ctx, ds.tag(opts.tag), counts, opts);
-      return counts;
-    }
-    await ds.freeze(LATEST_TAG, { onProgress: opts.onProgress, signal: opts.signal });
-    const there = new Set(await remoteTags(this.backend, dtype, name, opts.signal));
-    for (const t of ds.tags()) {
-      if (t.tag !== LATEST_TAG && !there.has(t.tag)) await pushTag(this.ctx, t, counts, opts);
-    }
-    await pushTag(this.ctx, ds.tag(LATEST_TAG), counts, opts);
-    return counts;
+    return this.writing(opts, () => pushDataset(this.ctx, dtype, name, opts));
   }
 
   /**
