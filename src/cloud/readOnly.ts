@@ -16,11 +16,12 @@
  *   grant   // undefined for a public location; { dtype, name, tag, expires } for a link
  */
 import { BucketError, InvalidArgumentError, LinkInvalidError, ReadOnlyError } from "../errors.js";
-import type { Backend, GetOptions, ListOptions, ObjectInfo, PendingUpload, RequestOptions } from "./backends/backend.js";
+import type { Backend, GetOptions, HeadResult, ListOptions, ObjectInfo, PendingUpload, RequestOptions } from "./backends/backend.js";
 import { HttpBackend, safeUrl } from "./backends/http/httpBackend.js";
 import { readIndex, type BucketIndex } from "./bucketIndex.js";
 import { datasetPrefix, DATASETS_PREFIX, manifestKey, MARKER_KEY, parseManifestKey, parseRawKey, rawKey, RAW_PREFIX } from "./layout.js";
 import { isObjectNotFound } from "./backends/errors.js";
+import { SHA256_METADATA } from "./raw.js";
 import { readSmallObject } from "./remote.js";
 import { RetryingBackend, type RetryPolicy } from "./retry.js";
 import { parseShareDocument } from "./share.js";
@@ -132,9 +133,7 @@ class IndexListing implements Backend {
     const datasets = prefix.startsWith(DATASETS_PREFIX) || DATASETS_PREFIX.startsWith(prefix);
     const raw = prefix.startsWith(RAW_PREFIX) || RAW_PREFIX.startsWith(prefix);
     if (!datasets && !raw) throw new ReadOnlyError(`${this.location} is read with GET only: ${prefix} cannot be listed (its index lists datasets and raw files)`, { location: this.location });
-    this.index ??= readIndex(this.inner, signal);
-    this.index.catch(() => (this.index = undefined));
-    const index = await this.index;
+    const index = await this.readIndex(signal);
     const out: ObjectInfo[] = [];
     for (const [dtype, names] of Object.entries(index.datasets)) {
       for (const [name, tags] of Object.entries(names)) {
@@ -159,11 +158,31 @@ class IndexListing implements Backend {
   ensureBucket(opts?: RequestOptions) {
     return this.inner.ensureBucket(opts);
   }
-  get(key: string, opts?: GetOptions) {
-    return this.inner.get(key, opts);
+  /** The index, read once (a failed read is tried again next time). */
+  private readIndex(signal?: AbortSignal): Promise<BucketIndex> {
+    this.index ??= readIndex(this.inner, signal);
+    this.index.catch(() => (this.index = undefined));
+    return this.index;
   }
-  head(key: string, opts?: RequestOptions) {
-    return this.inner.head(key, opts);
+
+  /**
+   * A web server sends no `x-amz-meta-*` headers: a raw file's sha256 then
+   * comes from the index (which recorded the object's own metadata), for
+   * the same size, so a pull still verifies it.
+   */
+  private async withIndexedSha<T extends HeadResult>(key: string, r: T, signal?: AbortSignal): Promise<T> {
+    const raw = this.link ? null : parseRawKey(key);
+    if (!raw || r.metadata[SHA256_METADATA]) return r;
+    const known = (await this.readIndex(signal).catch(() => undefined))?.raw[raw.dtype]?.[raw.file];
+    if (known?.sha256 && known.size === r.size) r.metadata = { ...r.metadata, [SHA256_METADATA]: known.sha256 };
+    return r;
+  }
+
+  async get(key: string, opts: GetOptions = {}) {
+    return this.withIndexedSha(key, await this.inner.get(key, opts), opts.signal);
+  }
+  async head(key: string, opts: RequestOptions = {}) {
+    return this.withIndexedSha(key, await this.inner.head(key, opts), opts.signal);
   }
   put(...a: Parameters<Backend["put"]>) {
     return this.inner.put(...a);

@@ -94,6 +94,25 @@ describe("cloud ls|pull|verify --from a static web server over a folder remote",
     expect(new Set(web.methods())).toEqual(new Set(["GET", "HEAD"]));
   });
 
+  it("raw files: listed with their sha256 from the index, pulled and verified against it (a web server sends no metadata)", async () => {
+    await pushed();
+    const file = path.join(env.root, "R1.fastq");
+    fs.writeFileSync(file, "@r\nACGT\n+\nIIII\n".repeat(1000));
+    expect((await runCliAsync(["cloud", "push", "fastq", file, "--raw"], { env: env.env })).status).toBe(0);
+    web = await startStaticServer(path.join(remote, "lab"));
+    const me = stranger();
+    const ls = await runCliAsync(["cloud", "ls", "--raw", "--tags", "--json", "--from", web.url], { env: me.env });
+    const [listed] = JSON.parse(ls.stdout).fastq as Array<{ name: string; sha256: string | null }>;
+    expect(listed!.name).toBe("R1.fastq");
+    expect(listed!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const out = path.join(me.home, "got.fastq");
+    const pull = await runCliAsync(["cloud", "pull", "fastq", "R1.fastq", "--raw", "--output", out, "--from", web.url], { env: me.env });
+    expect(pull.status, pull.stderr).toBe(0);
+    expect(pull.stdout).toContain("sha256 verified");
+    expect(fs.readFileSync(out).equals(fs.readFileSync(file))).toBe(true);
+    expect(new Set(web.methods())).toEqual(new Set(["GET", "HEAD"]));
+  });
+
   it("a URL that holds no minus80 layout says so, naming the URL, with a hint", async () => {
     await pushed();
     web = await startStaticServer(remote);
