@@ -216,7 +216,7 @@ export class CloudData {
   }
 
   /** Deletes everything minus80 stored under the configured bucket prefix. */
-  nuke(opts: OperationOptions = {}): Promise<NukeResult> {
+  async nuke(opts: OperationOptions = {}): Promise<NukeResult> {
     this.refuseReadOnly("nuke");
     return nuke(this.ctx, opts);
   }
@@ -228,7 +228,7 @@ export class CloudData {
    *
    * @example (await cloud.share("Cohort", "TestCohort", { tag: "v1", expires: "2h" })).url
    */
-  share(dtype: string, name: string, opts: ShareOptions = {}): Promise<ShareLink> {
+  async share(dtype: string, name: string, opts: ShareOptions = {}): Promise<ShareLink> {
     this.refuseReadOnly("make share links");
     return createShare(this.ctx, dtype, name, opts);
   }
@@ -238,7 +238,7 @@ export class CloudData {
    *
    * @example (await cloud.shareRaw("fastq", "R1.fastq", { expires: "1d" })).url
    */
-  shareRaw(dtype: string, file: string, opts: Omit<ShareOptions, "tag"> = {}): Promise<ShareLink> {
+  async shareRaw(dtype: string, file: string, opts: Omit<ShareOptions, "tag"> = {}): Promise<ShareLink> {
     this.refuseReadOnly("make share links");
     return createRawShare(this.ctx, dtype, file, opts);
   }
@@ -248,7 +248,7 @@ export class CloudData {
    *
    * @example Object.keys((await cloud.rebuildIndex()).datasets)   // ["Cohort"]
    */
-  rebuildIndex(opts: OperationOptions = {}): Promise<BucketIndex> {
+  async rebuildIndex(opts: OperationOptions = {}): Promise<BucketIndex> {
     this.refuseReadOnly("rebuild the index");
     return rebuildIndex(this.ctx, opts);
   }

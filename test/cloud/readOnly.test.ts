@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CloudData } from "../../src/cloud/cloudData.js";
+import { expectCode } from "../helpers/assertions.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import { configYaml } from "../helpers/s3servers.js";
 import { startStaticServer, type StaticServer } from "../helpers/staticServer.js";
@@ -74,6 +75,27 @@ describe("cloud ls|pull|verify --from a static web server over a folder remote",
     const methods = web.methods();
     expect(methods.length).toBeGreaterThan(5);
     expect(new Set(methods)).toEqual(new Set(["GET", "HEAD"]));
+  });
+
+  it("the library: CloudData.open({ from }) lists and pulls; every write is READ_ONLY", async () => {
+    const v1 = await pushed();
+    web = await startStaticServer(path.join(remote, "lab"));
+    const reader = await CloudData.open({ configFile: env.configFile, basedir: path.join(env.root, "reader"), from: `${web.url}/` });
+    try {
+      expect(reader.from).toBe(web.url);
+      expect(reader.grant).toBeUndefined();
+      expect(await reader.listDatasets()).toEqual({ Cohort: ["Public"] });
+      expect((await reader.listTags()).Cohort!.Public!.map((t) => t.tag)).toEqual(["v1", "v2"]);
+      await reader.pull("Cohort", "Public", { tag: "v1" });
+      expect(treeDigest(reader.freezer.dataset("Cohort", "Public").thawedDir)).toEqual(v1);
+      await expectCode(reader.push("Cohort", "Public", { tag: "v1" }), "READ_ONLY");
+      await expectCode(reader.removeDataset("Cohort", "Public"), "READ_ONLY");
+      await expectCode(reader.gc(), "READ_ONLY");
+      await expectCode(reader.share("Cohort", "Public"), "READ_ONLY");
+      await expectCode(reader.rebuildIndex(), "READ_ONLY");
+    } finally {
+      reader.close();
+    }
   });
 
   it("writes with --from exit 2 (READ_ONLY) and touch nothing; a missing tag names the tags there", async () => {
