@@ -20,6 +20,7 @@ import path from "node:path";
 import { DeleteBucketPolicyCommand, PutBucketPolicyCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CloudData } from "../../src/cloud/cloudData.js";
+import { expectCode } from "../helpers/assertions.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import { configYaml, ENV_TARGET_HELP, envTarget, type TargetSettings } from "../helpers/s3servers.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
@@ -147,6 +148,25 @@ if (!target) {
       expect(t.status).toBe(1);
       expect(t.stderr).toMatch(/refused the share link/);
       expect(t.stderr).toContain(`${s.endpoint}/${s.bucket}/team/shares/`); // the URL, without its query
+    });
+
+    it("the library: cloud.share gives a link; CloudData.open({ from: link }) knows its grant and pulls it", async () => {
+      const { v2 } = await pushed("Lib");
+      const cloud = opened[0]!;
+      const link = await cloud.share("Cohort", "Lib", { tag: "v2", expires: "10m" });
+      expect(link).toMatchObject({ grants: "Cohort.Lib:v2", kind: "tag" });
+      const reader = await CloudData.open({ configFile: env.configFile, basedir: path.join(env.root, "reader"), from: link.url });
+      try {
+        expect(reader.grant).toMatchObject({ dtype: "Cohort", name: "Lib", tag: "v2", expires: link.expires });
+        expect(reader.from).not.toContain("X-Amz-Signature");
+        await reader.pull("Cohort", "Lib", { tag: "v2" });
+        expect(treeDigest(reader.freezer.dataset("Cohort", "Lib").thawedDir)).toEqual(v2);
+        await expectCode(reader.pull("Cohort", "Lib", { tag: "v1" }), "LINK_INVALID");
+        await expectCode(reader.listDatasets(), "LINK_INVALID");
+      } finally {
+        reader.close();
+      }
+      await expectCode(cloud.share("Cohort", "Lib", { expires: "8d" }), "INVALID_ARGUMENT");
     });
 
     it("a 2-second link fails as expired after 3 s (exit 1, saying when); 30d exits 2; gc removes the expired share object", async () => {
