@@ -33,6 +33,10 @@ export type ErrorCode =
   | "UNREACHABLE"
   | "BUCKET"
   | "CLOUD"
+  | "READ_ONLY"
+  | "NOT_PUBLIC"
+  | "LINK_EXPIRED"
+  | "LINK_INVALID"
   | "CANCELLED";
 
 export type ErrorData = Record<string, unknown>;
@@ -85,6 +89,14 @@ export class UnreachableError extends errorClass("UNREACHABLE", "UnreachableErro
 export class BucketError extends errorClass("BUCKET", "BucketError") {}
 /** Any other failure of the storage (5xx, throttling, an unexpected answer). */
 export class CloudError extends errorClass("CLOUD", "CloudError") {}
+/** A write asked of a read-only location (`--from` a public URL or a share link). Nothing was changed. */
+export class ReadOnlyError extends errorClass("READ_ONLY", "ReadOnlyError") {}
+/** A public location (`--from <URL>`) that refuses anonymous reads. */
+export class NotPublicError extends errorClass("NOT_PUBLIC", "NotPublicError") {}
+/** A share link past its expiry (`data.expired`: when, ISO 8601). */
+export class LinkExpiredError extends errorClass("LINK_EXPIRED", "LinkExpiredError") {}
+/** A share link that is damaged, tampered with, refused by the server, or asked for what it does not grant. */
+export class LinkInvalidError extends errorClass("LINK_INVALID", "LinkInvalidError") {}
 /** A key that does not exist in the bucket. */
 export class ObjectNotFoundError extends errorClass("OBJECT_NOT_FOUND", "ObjectNotFoundError") {}
 /** A multipart upload the server no longer knows (completed or aborted). */

@@ -15,7 +15,7 @@ export interface UserMessage {
   exitStatus: number;
 }
 
-const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(["INVALID_NAME", "INVALID_ARGUMENT", "CONFIG"]);
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(["INVALID_NAME", "INVALID_ARGUMENT", "CONFIG", "READ_ONLY"]);
 
 const HINTS: Partial<Record<ErrorCode, string>> = {
   CONFIG: "fix the file (see `minus80 config path`) or move it away to get a fresh one with defaults",
@@ -34,6 +34,10 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   CREDENTIALS: "check cloud.access_key and cloud.secret_key in the config file (or CLOUD_ACCESS_KEY / CLOUD_SECRET_KEY)",
   UNREACHABLE: "check cloud.endpoint in the config file (or CLOUD_ENDPOINT) and that the server is up",
   BUCKET: "check cloud.bucket in the config file (or CLOUD_BUCKET) and that your key may use it",
+  READ_ONLY: "a --from location or share link is read-only: run writes without --from, with keys in the config",
+  NOT_PUBLIC: "ask its owner for a share link (`minus80 cloud share`), or for a bucket policy allowing anonymous s3:GetObject (README, \"Sharing\")",
+  LINK_EXPIRED: "ask whoever shared it for a new link (`minus80 cloud share <dtype> <name> --tag T`)",
+  LINK_INVALID: "use the link exactly as it was given (quoted, nothing added or cut), for the dataset and tag it names; `--json` of `cloud share` says what it grants",
   CANCELLED: "run the command again to finish it",
 };
 
@@ -44,7 +48,7 @@ export function userMessage(err: unknown): UserMessage {
   if (isMinus80Error(err)) {
     return {
       message: err.message,
-      // an error that knows better what to do says so (e.g. a thaw of a partially pulled tag)
+      // A hint the error itself carries (where the code's usual one would mislead) wins.
       hint: typeof err.data.hint === "string" ? err.data.hint : HINTS[err.code],
       exitStatus: USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED,
     };

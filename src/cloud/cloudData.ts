@@ -16,22 +16,26 @@
  *   cloud.close();
  */
 import { loadConfig, type Config, type ConfigOverrides } from "../config/config.js";
-import { DatasetNotFoundError, RawFileNotFoundError, TagNotFoundError, throwIfCancelled } from "../errors.js";
+import { ReadOnlyError } from "../errors.js";
 import { Freezer } from "../freezer/freezer.js";
 import { LATEST_TAG } from "../freezer/manifest.js";
-import { checkDtype, checkName, checkRawName, checkTag, formatSlug } from "../names.js";
+import { checkDtype, checkName, checkTag } from "../names.js";
 import type { Backend } from "./backends/backend.js";
 import { createBackend } from "./backends/create.js";
 import { gc, GC_GRACE_MS, nuke, type GcOptions, type GcResult, type NukeResult } from "./gc.js";
-import { manifestKey, rawKey } from "./layout.js";
+import { rebuildIndex, refreshIndex, type BucketIndex } from "./bucketIndex.js";
 import { datasetTags, listRawFiles, listTags, mapValues, type CloudListing, type CloudRawListing, type CloudTagListing, type ListFilter } from "./listing.js";
 import { checkMarker } from "./marker.js";
 import { pullTag, type PullCounts, type PullOptions } from "./pull.js";
 import { preparePull, type PullPlan } from "./pullPlan.js";
-import { emptyPushCounts, pushTag, type PushCounts, type PushOptions } from "./push.js";
+import type { PushCounts } from "./push.js";
+import { pushDataset, type PushDatasetOptions } from "./pushDataset.js";
 import { planPush, type PushPlan } from "./pushPlan.js";
 import { pullRaw, pushRaw, type RawGetResult, type RawPullOptions, type RawPushOptions, type RawPutResult } from "./raw.js";
-import { headOrUndefined, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
+import { openFrom, type ShareGrant } from "./readOnly.js";
+import type { CloudContext, OperationOptions } from "./remote.js";
+import { removeDataset, removeRaw, type RemoveDatasetOptions } from "./remove.js";
+import { createRawShare, createShare, type ShareLink, type ShareOptions } from "./share.js";
 import { RetryingBackend, type RetryEvent, type RetryPolicy } from "./retry.js";
 import { verify, type VerifyOptions, type VerifyReport } from "./verify.js";
 import { compatGet, compatPut, compatRemove, type CloudGetOptions, type CloudGetResult, type CloudPutOptions, type CloudPutResult, type CloudRemoveOptions } from "./compat.js";
@@ -39,6 +43,12 @@ import { compatGet, compatPut, compatRemove, type CloudGetOptions, type CloudGet
 export interface CloudOpenOptions extends ConfigOverrides, OperationOptions {
   /** the local freezer to use (default: the configured base directory) */
   freezer?: Freezer;
+  /**
+   * read anonymously from this URL instead of the configured storage: a
+   * public bucket path or static web server (`https://host/bucket[/prefix]`),
+   * or a share link; GET and HEAD only, every write refused (READ_ONLY)
+   */
+  from?: string;
   /** a backend to use as is, instead of the configured one (tests, fault injection) */
   backend?: Backend;
   /** retry policy for the configured backend */
@@ -59,9 +69,7 @@ export interface CloudListOptions extends ListFilter {
   tags?: boolean;
 }
 
-export interface CloudPushOptions extends PushOptions {
-  /** push this frozen tag (default: freeze the working state as `latest` and push every tag the cloud lacks) */
-  tag?: string;
+export interface CloudPushOptions extends PushDatasetOptions {
   /** only say what would be sent (a `PushPlan`); nothing is written, locally or remotely */
   dryRun?: boolean;
 }
@@ -73,10 +81,7 @@ export interface CloudPullOptions extends PullOptions {
   dryRun?: boolean;
 }
 
-export interface CloudRemoveDatasetOptions extends OperationOptions {
-  /** remove only this tag (default: every tag of the dataset) */
-  tag?: string;
-}
+export type CloudRemoveDatasetOptions = RemoveDatasetOptions;
 
 export class CloudData {
   private readonly ctx: CloudContext;
@@ -86,6 +91,10 @@ export class CloudData {
     readonly backend: Backend,
     readonly freezer: Freezer,
     gcGraceMs: number,
+    /** the URL opened read-only (`open({ from })`), safe to print; undefined for the configured storage */
+    readonly from?: string,
+    /** what a share link grants (one tag); undefined otherwise */
+    readonly grant?: ShareGrant,
   ) {
     this.ctx = { backend, freezer, concurrency: config.cloud.concurrency, gcGraceMs };
   }
@@ -97,17 +106,18 @@ export class CloudData {
    * @example const cloud = await CloudData.open({ bucket: "lab-data" });
    */
   static async open(opts: CloudOpenOptions = {}): Promise<CloudData> {
-    const { freezer, backend, retry, onRetry, gcGraceMs, connectTimeoutMs, idleTimeoutMs, signal, ...overrides } = opts;
+    const { freezer, backend, retry, onRetry, gcGraceMs, connectTimeoutMs, idleTimeoutMs, signal, from, ...overrides } = opts;
     const config = loadConfig(overrides);
-    const b = backend ?? new RetryingBackend(await createBackend(config.cloud, { connectTimeoutMs, idleTimeoutMs }), retry, onRetry);
+    const opened = from !== undefined ? await openFrom(from, { signal, retry }) : undefined;
+    const b = opened?.backend ?? backend ?? new RetryingBackend(await createBackend(config.cloud, { connectTimeoutMs, idleTimeoutMs }), retry, onRetry);
     try {
-      await b.ensureBucket({ signal });
-      await checkMarker(b, signal);
+      if (!opened) await b.ensureBucket({ signal });
+      if (!opened?.grant) await checkMarker(b, signal);
     } catch (err) {
       b.close();
       throw err;
     }
-    return new CloudData(config, b, freezer ?? new Freezer(config.basedir), gcGraceMs ?? GC_GRACE_MS);
+    return new CloudData(config, b, freezer ?? new Freezer(config.basedir), gcGraceMs ?? GC_GRACE_MS, opened ? b.location : undefined, opened?.grant);
   }
 
   /** Where the data goes, safe to print. */
@@ -145,23 +155,12 @@ export class CloudData {
   push(dtype: string, name: string, opts?: CloudPushOptions & { dryRun?: false }): Promise<PushCounts>;
   push(dtype: string, name: string, opts?: CloudPushOptions): Promise<PushCounts | PushPlan>;
   async push(dtype: string, name: string, opts: CloudPushOptions = {}): Promise<PushCounts | PushPlan> {
+    if (!opts.dryRun) return this.writing(opts, () => pushDataset(this.ctx, dtype, name, opts));
+    this.refuseReadOnly("plan a push");
     checkDtype(dtype);
     checkName(name);
     if (opts.tag !== undefined) checkTag(opts.tag);
-    const ds = this.freezer.existing(dtype, name);
-    if (opts.dryRun) return planPush(this.ctx, ds, { tag: opts.tag, signal: opts.signal });
-    const counts = emptyPushCounts();
-    if (opts.tag !== undefined) {
-      await pushTag(this.ctx, ds.tag(opts.tag), counts, opts);
-      return counts;
-    }
-    await ds.freeze(LATEST_TAG, { onProgress: opts.onProgress, signal: opts.signal });
-    const there = new Set(await remoteTags(this.backend, dtype, name, opts.signal));
-    for (const t of ds.tags()) {
-      if (t.tag !== LATEST_TAG && !there.has(t.tag)) await pushTag(this.ctx, t, counts, opts);
-    }
-    await pushTag(this.ctx, ds.tag(LATEST_TAG), counts, opts);
-    return counts;
+    return planPush(this.ctx, this.freezer.existing(dtype, name), { tag: opts.tag, signal: opts.signal });
   }
 
   /**
@@ -192,21 +191,8 @@ export class CloudData {
    *
    * @example await cloud.removeDataset("Cohort", "TestCohort", { tag: "v1" })  // { removed: 1 }
    */
-  async removeDataset(dtype: string, name: string, opts: CloudRemoveDatasetOptions = {}): Promise<{ removed: number }> {
-    checkDtype(dtype);
-    checkName(name);
-    if (opts.tag !== undefined) checkTag(opts.tag);
-    const slug = formatSlug(dtype, name);
-    const tags = await remoteTags(this.backend, dtype, name, opts.signal);
-    if (tags.length === 0) throw new DatasetNotFoundError(slug, "cloud");
-    if (opts.tag !== undefined) {
-      if (!tags.includes(opts.tag)) throw new TagNotFoundError(slug, opts.tag, "cloud");
-      await this.backend.delete(manifestKey(dtype, name, opts.tag), { signal: opts.signal });
-      return { removed: 1 };
-    }
-    throwIfCancelled(opts.signal);
-    await this.backend.deleteMany(tags.map((t) => manifestKey(dtype, name, t)), { signal: opts.signal });
-    return { removed: tags.length };
+  removeDataset(dtype: string, name: string, opts: CloudRemoveDatasetOptions = {}): Promise<{ removed: number }> {
+    return this.writing(opts, () => removeDataset(this.ctx, dtype, name, opts));
   }
 
   /**
@@ -216,7 +202,7 @@ export class CloudData {
    * @example await cloud.pushRaw("fastq", "data/R1.fastq")
    */
   pushRaw(dtype: string, file: string, opts: RawPushOptions = {}): Promise<RawPutResult> {
-    return pushRaw(this.ctx, dtype, file, opts);
+    return this.writing(opts, () => pushRaw(this.ctx, dtype, file, opts));
   }
 
   /**
@@ -233,13 +219,8 @@ export class CloudData {
    *
    * @example await cloud.removeRaw("fastq", "R1.fastq")  // { removed: 1 }
    */
-  async removeRaw(dtype: string, name: string, opts: OperationOptions = {}): Promise<{ removed: number }> {
-    checkDtype(dtype);
-    checkRawName(name);
-    const key = rawKey(dtype, name);
-    if (!(await headOrUndefined(this.backend, key, opts.signal))) throw new RawFileNotFoundError(`raw file ${dtype}/${name} does not exist in the cloud`, { key });
-    await this.backend.delete(key, { signal: opts.signal });
-    return { removed: 1 };
+  removeRaw(dtype: string, name: string, opts: OperationOptions = {}): Promise<{ removed: number }> {
+    return this.writing(opts, () => removeRaw(this.ctx, dtype, name, opts));
   }
 
   /**
@@ -249,7 +230,7 @@ export class CloudData {
    * @example await cloud.gc({ dryRun: true })
    */
   gc(opts: GcOptions = {}): Promise<GcResult> {
-    return gc(this.ctx, opts);
+    return opts.dryRun ? gc(this.ctx, opts) : this.writing(opts, () => gc(this.ctx, opts));
   }
 
   /**
@@ -265,8 +246,54 @@ export class CloudData {
   }
 
   /** Deletes everything minus80 stored under the configured bucket prefix. */
-  nuke(opts: OperationOptions = {}): Promise<NukeResult> {
+  async nuke(opts: OperationOptions = {}): Promise<NukeResult> {
+    this.refuseReadOnly("nuke");
     return nuke(this.ctx, opts);
+  }
+
+  /**
+   * A link that lets anyone fetch one tag, without keys, until it expires
+   * (default and most: 7 days): `CloudData.open({ from: link.url })` or
+   * `minus80 cloud pull --from '<url>'`. See share.ts.
+   *
+   * @example (await cloud.share("Cohort", "TestCohort", { tag: "v1", expires: "2h" })).url
+   */
+  async share(dtype: string, name: string, opts: ShareOptions = {}): Promise<ShareLink> {
+    this.refuseReadOnly("make share links");
+    return createShare(this.ctx, dtype, name, opts);
+  }
+
+  /**
+   * A link to one raw file that curl or a browser fetch as the file itself.
+   *
+   * @example (await cloud.shareRaw("fastq", "R1.fastq", { expires: "1d" })).url
+   */
+  async shareRaw(dtype: string, file: string, opts: Omit<ShareOptions, "tag"> = {}): Promise<ShareLink> {
+    this.refuseReadOnly("make share links");
+    return createRawShare(this.ctx, dtype, file, opts);
+  }
+
+  /**
+   * Rebuilds `index.json` (what readers without LIST see) from a LIST.
+   *
+   * @example Object.keys((await cloud.rebuildIndex()).datasets)   // ["Cohort"]
+   */
+  async rebuildIndex(opts: OperationOptions = {}): Promise<BucketIndex> {
+    this.refuseReadOnly("rebuild the index");
+    return rebuildIndex(this.ctx, opts);
+  }
+
+  /** READ_ONLY when opened `from` a URL. */
+  private refuseReadOnly(what: string): void {
+    if (this.from !== undefined) throw new ReadOnlyError(`${this.location} was opened read-only (--from): cannot ${what}`, { location: this.location });
+  }
+
+  /** Runs a write, then brings the index up to date (bucketIndex.ts). */
+  private async writing<T>(opts: OperationOptions, write: () => Promise<T>): Promise<T> {
+    this.refuseReadOnly("write");
+    const result = await write();
+    await refreshIndex(this.ctx, opts);
+    return result;
   }
 
   /**

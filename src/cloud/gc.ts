@@ -25,14 +25,16 @@
  * delete of that object) while a push refreshes it and commits; S3 has no
  * conditional delete that would close that window entirely.
  *
+ * gc also deletes the share objects of expired links (share.ts).
+ *
  * `nuke` deletes everything minus80 stored under the prefix (the marker,
- * objects, manifests, raw files) and aborts pending uploads; other keys in
+ * objects, manifests, raw files, the index, share objects) and aborts pending uploads; other keys in
  * a shared bucket are left alone.
  */
 import { hasCode, IntegrityError } from "../errors.js";
 import { forEachLimit } from "../limits.js";
 import { isObjectNotFound } from "./backends/errors.js";
-import { DATASETS_PREFIX, LAYOUT_ROOTS, OBJECTS_PREFIX, parseManifestKey, parseObjectKey } from "./layout.js";
+import { DATASETS_PREFIX, LAYOUT_ROOTS, OBJECTS_PREFIX, parseManifestKey, parseObjectKey, parseShareKey, SHARES_PREFIX } from "./layout.js";
 import { deleteMarker } from "./marker.js";
 import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
 
@@ -59,6 +61,8 @@ export interface GcResult {
   manifests: number;
   /** stale multipart uploads aborted (or that would be) */
   uploadsAborted: number;
+  /** share objects of expired links deleted (or that would be) */
+  sharesExpired: number;
 }
 
 /**
@@ -98,7 +102,7 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
   }, signal);
 
   const victims: Array<{ key: string; size: number }> = [];
-  const result: GcResult = { dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0 };
+  const result: GcResult = { dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0, sharesExpired: 0 };
   for (const o of objects) {
     if (referenced.has(o.sha)) result.referenced++;
     else if (o.lastModified.getTime() > cutoff) result.young++;
@@ -121,6 +125,14 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
       result.deleted++;
       result.bytes += v.size;
     }, signal);
+  }
+
+  // A share link's grant is useless once the link expired (its expiry is in its key; see share.ts).
+  for await (const o of backend.list(SHARES_PREFIX, { signal })) {
+    const expires = parseShareKey(o.key);
+    if (!expires || expires.getTime() > Date.now()) continue;
+    result.sharesExpired++;
+    if (!dryRun) await backend.delete(o.key, { signal });
   }
 
   for await (const u of backend.listUploads("", { signal })) {

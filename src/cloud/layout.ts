@@ -6,6 +6,8 @@
  *     objects/sha256/<first 2 hex>/<sha256 hex>  file contents, shared by all datasets
  *     datasets/<dtype>/<name>/<tag>.json         tag manifests
  *     raw/<dtype>/<file name>                    raw files, plain objects
+ *     index.json                                 what `ls` shows, for readers without LIST (bucketIndex.ts)
+ *     shares/<expiry>-<id>.json                  share links' grants (share.ts); gc removes expired ones
  *
  * Every key read back from a bucket goes through a `parse*` function here;
  * a key that does not follow the layout yields `null` and is ignored, so
@@ -22,8 +24,11 @@ export const MARKER_KEY = "minus80.json";
 export const OBJECTS_PREFIX = "objects/sha256/";
 export const DATASETS_PREFIX = "datasets/";
 export const RAW_PREFIX = "raw/";
+/** The listing index (bucketIndex.ts). */
+export const INDEX_KEY = "index.json";
+export const SHARES_PREFIX = "shares/";
 /** The layout roots `nuke` clears (nothing else in a shared bucket is touched). */
-export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX] as const;
+export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX, SHARES_PREFIX, INDEX_KEY] as const;
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const MANIFEST_SUFFIX = ".json";
@@ -53,6 +58,17 @@ export function rawPrefix(dtype?: string): string {
 
 export function rawKey(dtype: string, file: string): string {
   return `${RAW_PREFIX}${dtype}/${file}`;
+}
+
+/** A share object's key: its expiry (seconds since 1970) first, so gc judges it by its key alone. */
+export function shareKey(expires: Date, id: string): string {
+  return `${SHARES_PREFIX}${Math.ceil(expires.getTime() / 1000)}-${id}.json`;
+}
+
+/** The expiry of a `shares/` key, or null if the key is not one. */
+export function parseShareKey(key: string): Date | null {
+  const m = /^shares\/(\d{1,12})-[0-9a-f]{16,64}\.json$/.exec(key);
+  return m ? new Date(Number(m[1]) * 1000) : null;
 }
 
 /** The sha256 of an `objects/` key, or null if the key is not one. */

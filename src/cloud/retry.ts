@@ -209,6 +209,11 @@ export class RetryingBackend implements Backend {
     yield* all;
   }
 
+  /** Signing is local arithmetic: nothing to retry. Absent when the inner backend cannot sign. */
+  get presignGet(): Backend["presignGet"] {
+    return this.inner.presignGet?.bind(this.inner);
+  }
+
   close(): void {
     this.inner.close();
   }

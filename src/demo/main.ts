@@ -16,7 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatDatasetListing, formatRawListing } from "../cli/commands/cloud.js";
+import { formatDatasetListing, formatRawListing } from "../cli/commands/cloudFormat.js";
 import { CloudData } from "../cloud/cloudData.js";
 import { isMinus80Error } from "../errors.js";
 import { Accession } from "../types/accession.js";

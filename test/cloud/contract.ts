@@ -392,7 +392,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         fs.writeFileSync(f, "@r\nACGT\n+\nIIII\n");
         await a.put(f, "fastq", { raw: true });
         const r = await a.nuke();
-        expect(r.deleted).toBe(4); // object, manifest, raw file, marker
+        expect(r.deleted).toBe(5); // object, manifest, raw file, index, marker
         expect(await a.list()).toEqual({});
         expect(await a.list({ raw: true })).toEqual({});
         const left: string[] = [];

@@ -1,57 +1,26 @@
 /**
- * `minus80 cloud ls|push|pull|remove|gc|verify|nuke`: datasets and raw files in
+ * `minus80 cloud ls|push|pull|remove|gc|verify|nuke` (`share` and `index`: cloudShare.ts): datasets and raw files in
  * S3-compatible storage (or a shared folder), `<dtype> <name>` as in the
  * library (`CloudData`). Each command passes the run's cancellation signal
  * (Ctrl-C, SIGTERM: see ../cancel.ts) to the library.
  */
 import type { Command } from "commander";
-import { CloudData } from "../../cloud/cloudData.js";
 import { PROTOCOL_GUARANTEE } from "../../cloud/createOnly.js";
-import type { CloudRawListing, CloudTagListing } from "../../cloud/listing.js";
+import type { CloudTagListing } from "../../cloud/listing.js";
 import type { VerifyReport } from "../../cloud/verify.js";
 import { IntegrityError, InvalidArgumentError } from "../../errors.js";
 import { LATEST_TAG } from "../../freezer/manifest.js";
 import { formatSlug } from "../../names.js";
 import { commandSignal } from "../cancel.js";
 import { formatBytes, printJson, println, progressReporter } from "../output.js";
+import { FROM_HELP, withCloud, withProgress, writeCommand, type Common } from "./cloudCommon.js";
+import { formatDatasetListing, formatRawListing, formatVerifyReport, namesOnly } from "./cloudFormat.js";
 import { collect, formatPullPlan, formatPushPlan, pullSelection, pulledLine, type SelectionFlags } from "./cloudPlan.js";
-
-/** Phases whose progress is counted in bytes. */
-const BYTE_PHASES = ["upload", "download", "checksum"] as const;
-
-/** The original minus80's human listing: `-----<dtype>------` then one name a line. */
-const dtypeHeader = (dtype: string) => `-----${dtype}------`;
-const RAW_HEADER = "######   Raw Data:   ######";
-const EMPTY = "Nothing here yet!";
-
-interface Common {
-  quiet?: boolean;
-  json?: boolean;
-}
-
-/** Opens the cloud, runs `fn`, closes it; config warnings go to stderr. */
-async function withCloud<T>(fn: (cloud: CloudData) => Promise<T>): Promise<T> {
-  const cloud = await CloudData.open({ signal: commandSignal() });
-  for (const w of cloud.config.warnings) process.stderr.write(`warning: ${w}\n`);
-  try {
-    return await fn(cloud);
-  } finally {
-    cloud.close();
-  }
-}
-
-/** Runs `fn` with a progress listener drawing on stderr (only on a terminal, never with --quiet or --json). */
-async function withProgress<T>(opts: Common, fn: (listener: ReturnType<typeof progressReporter>["listener"]) => Promise<T>): Promise<T> {
-  const progress = progressReporter({ quiet: opts.quiet || opts.json, bytesPhases: BYTE_PHASES });
-  try {
-    return await fn(progress.listener);
-  } finally {
-    progress.stop();
-  }
-}
+import { registerShareCommands } from "./cloudShare.js";
 
 export function registerCloudCommands(program: Command): void {
   const cloud = program.command("cloud").description("store, list and fetch datasets and raw files in S3-compatible storage");
+  registerShareCommands(cloud);
 
   cloud
     .command("ls")
@@ -61,7 +30,8 @@ export function registerCloudCommands(program: Command): void {
     .option("--raw", "list raw files instead of datasets")
     .option("--tags", "show each dataset's tags (size, files, created, checksum); with --raw, each file's size and checksum")
     .option("--json", "machine-readable output")
-    .action(async (opts: { dtype?: string; name?: string; raw?: boolean; tags?: boolean; json?: boolean }) => {
+    .option("--from <URL>", FROM_HELP)
+    .action(async (opts: { dtype?: string; name?: string; raw?: boolean; tags?: boolean; json?: boolean; from?: string }) => {
       await withCloud(async (c) => {
         const filter = { dtype: opts.dtype, name: opts.name, signal: commandSignal() };
         if (opts.raw) {
@@ -79,12 +49,10 @@ export function registerCloudCommands(program: Command): void {
         const asTags: CloudTagListing = {};
         for (const [dtype, list] of Object.entries(names)) asTags[dtype] = Object.fromEntries(list.map((n) => [n, []]));
         process.stdout.write(formatDatasetListing(asTags, false));
-      });
+      }, opts.from);
     });
 
-  cloud
-    .command("push")
-    .description("store a dataset (its working state as `latest` and every tag the cloud lacks, or one --tag) or, with --raw, a file")
+  writeCommand(cloud, "push", "store a dataset (its working state as `latest` and every tag the cloud lacks, or one --tag) or, with --raw, a file")
     .argument("<dtype>", "dtype, e.g. Cohort (with --raw: a free category such as fastq)")
     .argument("<name>", "dataset name (with --raw: the file's path)")
     .option("--tag <T>", "push only this frozen tag")
@@ -92,7 +60,6 @@ export function registerCloudCommands(program: Command): void {
     .option("--force", "with --raw: replace a different file of the same name")
     .option("--dry-run", "only say what would be sent (files, objects, bytes, requests); change nothing")
     .option("--quiet", "no progress bars")
-    .option("--json", "machine-readable output")
     .action(async (dtype: string, name: string, opts: Common & { tag?: string; raw?: boolean; force?: boolean; dryRun?: boolean }) => {
       if (opts.force && !opts.raw) throw new InvalidArgumentError("--force applies only with --raw (pushed tags are immutable; push under a new --tag)");
       if (opts.dryRun && opts.raw) throw new InvalidArgumentError("--dry-run applies to datasets, not with --raw");
@@ -120,9 +87,9 @@ export function registerCloudCommands(program: Command): void {
   cloud
     .command("pull")
     .description("fetch a dataset tag (default latest) and thaw it, or with --raw a file")
-    .argument("<dtype>", "dtype, e.g. Cohort (with --raw: the file's category)")
-    .argument("<name>", "dataset name (with --raw: the file's name)")
-    .option("--tag <T>", `tag to fetch (default ${LATEST_TAG})`)
+    .argument("[dtype]", "dtype, e.g. Cohort (with --raw: the file's category; with a share link: the one it grants)")
+    .argument("[name]", "dataset name (with --raw: the file's name)")
+    .option("--tag <T>", `tag to fetch (default ${LATEST_TAG}, or the tag a share link grants)`)
     .option("--raw", "fetch a raw file")
     .option("--output <P>", "with --raw: where to write it (default: its name in the current directory)")
     .option("--force", "discard unsaved local changes / replace a different local file")
@@ -132,15 +99,23 @@ export function registerCloudCommands(program: Command): void {
     .option("--dry-run", "only say what would be fetched (files, objects, bytes, requests, disk room); change nothing")
     .option("--quiet", "no progress bars")
     .option("--json", "machine-readable output")
-    .action(async (dtype: string, name: string, opts: Common & SelectionFlags & { tag?: string; raw?: boolean; output?: string; force?: boolean; dryRun?: boolean }) => {
+    .option("--from <URL>", FROM_HELP)
+    .action(async (dtypeArg: string | undefined, nameArg: string | undefined, opts: Common & SelectionFlags & { tag?: string; raw?: boolean; output?: string; force?: boolean; dryRun?: boolean }) => {
       if (opts.output !== undefined && !opts.raw) throw new InvalidArgumentError("--output applies only with --raw (a dataset is thawed into the local freezer)");
       if (opts.tag !== undefined && opts.raw) throw new InvalidArgumentError("--tag does not apply with --raw (raw files have no tags)");
       if (opts.dryRun && opts.raw) throw new InvalidArgumentError("--dry-run applies to datasets, not with --raw");
-      const selection = pullSelection(dtype, opts, opts.raw); // refused before anything is opened
+      if (dtypeArg !== undefined && nameArg === undefined) throw new InvalidArgumentError("cloud pull needs <dtype> and <name>");
+      // Refused before anything is opened (opening may create the bucket); a share link's dtype is known only once it is read.
+      const early = dtypeArg !== undefined ? pullSelection(dtypeArg, opts, opts.raw) : undefined;
       await withCloud(async (c) => {
         const signal = commandSignal();
+        const dtype = dtypeArg ?? c.grant?.dtype;
+        const name = nameArg ?? c.grant?.name;
+        const tag = opts.tag ?? (dtypeArg === undefined ? c.grant?.tag : undefined);
+        if (dtype === undefined || name === undefined) throw new InvalidArgumentError("cloud pull needs <dtype> <name> (only a share link, --from '<link>', names its own)");
+        const selection = early ?? pullSelection(dtype, opts, opts.raw);
         if (opts.dryRun) {
-          const plan = await c.pull(dtype, name, { tag: opts.tag, force: opts.force, ...selection, dryRun: true, signal });
+          const plan = await c.pull(dtype, name, { tag, force: opts.force, ...selection, dryRun: true, signal });
           return opts.json ? printJson(plan) : void process.stdout.write(formatPullPlan(plan));
         }
         if (opts.raw) {
@@ -150,20 +125,17 @@ export function registerCloudCommands(program: Command): void {
           println(r.downloaded === 0 ? `${r.path} already has the content of ${r.key}; nothing downloaded` : `Pulled ${r.key} to ${r.path} (${formatBytes(r.bytes)}, ${check})`);
           return;
         }
-        const r = await withProgress(opts, (onProgress) => c.pull(dtype, name, { tag: opts.tag, force: opts.force, ...selection, onProgress, signal }));
+        const r = await withProgress(opts, (onProgress) => c.pull(dtype, name, { tag, force: opts.force, ...selection, onProgress, signal }));
         if (opts.json) return printJson(r);
         println(pulledLine(dtype, name, r));
-      });
+      }, opts.from);
     });
 
-  cloud
-    .command("remove")
-    .description("remove a dataset's tags (all, or one --tag) or, with --raw, a file from the cloud; `cloud gc` reclaims the space")
+  writeCommand(cloud, "remove", "remove a dataset's tags (all, or one --tag) or, with --raw, a file from the cloud; `cloud gc` reclaims the space")
     .argument("<dtype>", "dtype (with --raw: the file's category)")
     .argument("<name>", "dataset name (with --raw: the file's name)")
     .option("--tag <T>", "remove only this tag")
     .option("--raw", "remove a raw file")
-    .option("--json", "machine-readable output")
     .action(async (dtype: string, name: string, opts: { tag?: string; raw?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
         const signal = commandSignal();
@@ -174,18 +146,16 @@ export function registerCloudCommands(program: Command): void {
       });
     });
 
-  cloud
-    .command("gc")
-    .description("delete objects no tag references (older than 24 h) and stale unfinished uploads")
+  writeCommand(cloud, "gc", "delete objects no tag references (older than 24 h), stale unfinished uploads and the share objects of expired links")
     .option("--dry-run", "only report what would be deleted")
-    .option("--json", "machine-readable output")
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
         const r = await c.gc({ dryRun: opts.dryRun, signal: commandSignal() });
         if (opts.json) return printJson(r);
         const verb = r.dryRun ? "Would delete" : "Deleted";
         println(
-          `${verb} ${r.deleted} unreferenced object${r.deleted === 1 ? "" : "s"} (${formatBytes(r.bytes)}) and ${r.uploadsAborted} stale upload${r.uploadsAborted === 1 ? "" : "s"}; ` +
+          `${verb} ${r.deleted} unreferenced object${r.deleted === 1 ? "" : "s"} (${formatBytes(r.bytes)}), ${r.uploadsAborted} stale upload${r.uploadsAborted === 1 ? "" : "s"} ` +
+            `and ${r.sharesExpired} expired share link${r.sharesExpired === 1 ? "" : "s"}; ` +
             `kept ${r.referenced} referenced by ${r.manifests} tag${r.manifests === 1 ? "" : "s"} and ${r.young} too recent to judge`,
         );
       });
@@ -199,6 +169,7 @@ export function registerCloudCommands(program: Command): void {
     .option("--tag <T>", "only this tag (needs <dtype> <name>)")
     .option("--quiet", "no progress bars")
     .option("--json", "machine-readable output")
+    .option("--from <URL>", FROM_HELP)
     .action(async (dtype: string | undefined, name: string | undefined, opts: Common & { tag?: string }) => {
       if (opts.tag !== undefined && name === undefined) throw new InvalidArgumentError("--tag needs <dtype> <name>: cloud verify <dtype> <name> --tag T");
       await withCloud(async (c) => {
@@ -219,14 +190,11 @@ export function registerCloudCommands(program: Command): void {
             problems: r.problems.length,
           });
         }
-      });
+      }, opts.from);
     });
 
-  cloud
-    .command("nuke")
-    .description("delete EVERYTHING minus80 stored under the configured bucket and prefix")
+  writeCommand(cloud, "nuke", "delete EVERYTHING minus80 stored under the configured bucket and prefix")
     .option("--yes", "confirm: this cannot be undone")
-    .option("--json", "machine-readable output")
     .action(async (opts: { yes?: boolean; json?: boolean }) => {
       if (!opts.yes) throw new InvalidArgumentError("refusing to delete everything in the cloud without --yes (this cannot be undone)");
       await withCloud(async (c) => {
@@ -235,68 +203,4 @@ export function registerCloudCommands(program: Command): void {
         println(`Deleted ${r.deleted} object${r.deleted === 1 ? "" : "s"} from ${c.location}`);
       });
     });
-}
-
-function namesOnly(files: CloudRawListing): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(files).map(([d, fs]) => [d, fs.map((f) => f.name)]));
-}
-
-/**
- * The original minus80's human format for datasets: `Nothing here yet!`, or per dtype a
- * line `-----<dtype>------` and its names (with `withTags`, a line per tag).
- *
- * @example formatDatasetListing({ Cohort: { TestCohort: [] } }, false) // "-----Cohort------\nTestCohort\n"
- */
-export function formatDatasetListing(listing: CloudTagListing, withTags: boolean): string {
-  const dtypes = Object.keys(listing);
-  if (dtypes.length === 0) return `${EMPTY}\n`;
-  const lines: string[] = [];
-  for (const dtype of dtypes) {
-    lines.push(dtypeHeader(dtype));
-    for (const [name, tags] of Object.entries(listing[dtype]!)) {
-      lines.push(name);
-      if (!withTags) continue;
-      for (const t of tags) {
-        lines.push(`    ${t.tag.padEnd(16)} ${formatBytes(t.size).padStart(10)} ${String(t.files).padStart(6)} files  ${t.created}  ${t.checksum}`);
-      }
-    }
-  }
-  return lines.join("\n") + "\n";
-}
-
-/** The original minus80's raw listing: `######   Raw Data:   ######`, then per dtype its file names. */
-export function formatRawListing(listing: CloudRawListing, details: boolean): string {
-  const dtypes = Object.keys(listing);
-  if (dtypes.length === 0) return `${EMPTY}\n`;
-  const lines = [RAW_HEADER];
-  for (const dtype of dtypes) {
-    lines.push(dtypeHeader(dtype));
-    for (const f of listing[dtype]!) {
-      lines.push(details ? `${f.name}  ${formatBytes(f.size)}  ${f.lastModified}  ${f.sha256 ? f.sha256.slice(0, 12) : "(no sha256)"}` : f.name);
-    }
-  }
-  return lines.join("\n") + "\n";
-}
-
-/**
- * `cloud verify`'s human report: what was checked, then each problem (its
- * kind, key and the tags using it, and what is wrong), or that all is well.
- *
- * @example formatVerifyReport(report) // "Checked ... \nNo problems found.\n"
- */
-export function formatVerifyReport(r: VerifyReport): string {
-  const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-  const lines = [
-    `Checked ${r.location}: ${plural(r.manifests, "tag")} of ${plural(r.datasets, "dataset")}, ${plural(r.objects, "object")}` +
-      `${r.rawFiles > 0 ? ` and ${plural(r.rawFiles, "raw file")}` : ""} (${formatBytes(r.bytes)} re-hashed)`,
-  ];
-  for (const p of r.problems) {
-    lines.push(`${p.kind.toUpperCase().replace("_", " ").padEnd(16)} ${p.key}${p.tags.length > 0 ? `  used by ${p.tags.join(", ")}` : ""}`);
-    lines.push(`    ${p.message}`);
-  }
-  if (r.unverifiable.length > 0) {
-    lines.push(`note: ${plural(r.unverifiable.length, "raw file")} ${r.unverifiable.length === 1 ? "carries" : "carry"} no sha256 (uploaded by another tool) and could only be read: ${r.unverifiable.join(", ")}`);
-  }
-  lines.push(r.ok ? "No problems found." : `${plural(r.problems.length, "problem")} found.`);
-  return lines.join("\n") + "\n";
 }

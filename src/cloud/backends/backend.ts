@@ -110,6 +110,14 @@ export interface PartsHint {
   threshold: number;
 }
 
+/** A presigned GET (see `Backend.presignGet`). */
+export interface PresignOptions extends RequestOptions {
+  /** the signature's time: URLs signed with the same `signedAt` and `expiresInSeconds` expire together */
+  signedAt: Date;
+  /** 1 to 604,800 (7 days, the most SigV4 allows) */
+  expiresInSeconds: number;
+}
+
 export interface Backend {
   /** where the data goes, safe to print (never a secret), e.g. `s3 http://127.0.0.1:7480 bucket minus80` */
   readonly location: string;
@@ -149,6 +157,13 @@ export interface Backend {
   abortUpload(upload: PendingUpload, opts?: RequestOptions): Promise<void>;
   /** Unfinished uploads under `prefix` (servers without the API yield nothing). */
   listUploads(prefix: string, opts?: RequestOptions): AsyncIterable<PendingUpload>;
+
+  /**
+   * A URL anyone may GET `key` with, without keys, until it expires
+   * (S3: a SigV4 presigned URL). Absent where the storage cannot make one
+   * (the folder backend).
+   */
+  presignGet?(key: string, opts: PresignOptions): Promise<string>;
 
   /** Releases sockets and timers. */
   close(): void;

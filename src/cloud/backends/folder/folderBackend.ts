@@ -24,6 +24,8 @@ import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult,
 import { classifyFolderError } from "./classify.js";
 import { etagOf, FolderFiles, isPlainName, type FolderBackendOptions } from "./folderFiles.js";
 
+/** Tries of a commit whose folder a concurrent delete pruned away. */
+const COMMIT_ATTEMPTS = 5;
 /** The file holding an upload's key and metadata, inside its folder. */
 const UPLOAD_INFO = "upload.json";
 
@@ -51,11 +53,10 @@ export class FolderBackend implements Backend {
 
   async put(key: string, body: PutBody, opts: PutOptions): Promise<void> {
     throwIfCancelled(opts.signal);
-    const target = this.files.pathOf(key);
+    this.files.pathOf(key); // refuses a key that cannot be stored, before anything is written
     const tmp = this.files.tempName();
     try {
       await fsp.mkdir(this.files.tmpRoot, { recursive: true });
-      await fsp.mkdir(path.dirname(target), { recursive: true });
       const loaded = await writeBody(tmp, body, opts.signal);
       if (loaded !== opts.size) throw new CloudError(`upload of ${key} sent ${loaded} bytes, expected ${opts.size}`, { key, transient: false });
       await this.commit(tmp, key, opts.metadata, opts.ifNoneMatch ?? false);
@@ -69,15 +70,20 @@ export class FolderBackend implements Backend {
   /** Gives the complete temporary file `tmp` its name (create-only: link, which refuses an existing name). */
   private async commit(tmp: string, key: string, metadata: Record<string, string> | undefined, createOnly: boolean): Promise<void> {
     const target = this.files.pathOf(key);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
     const st = await fsp.stat(tmp);
-    await this.files.writeSidecar(key, st.ino, st.size, metadata);
-    if (!createOnly) return fsp.rename(tmp, target);
-    try {
-      await fsp.link(tmp, target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new FileExistsError(`${key} already exists in ${this.location}`, { key, transient: false });
-      throw err;
+    // A delete of the folder's last key prunes the emptied folder (pruneParents): one racing this
+    // write can remove the folder between its mkdir and its rename, so an ENOENT is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fsp.mkdir(path.dirname(target), { recursive: true });
+        await this.files.writeSidecar(key, st.ino, st.size, metadata);
+        if (!createOnly) return await fsp.rename(tmp, target);
+        return await fsp.link(tmp, target);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST" && createOnly) throw new FileExistsError(`${key} already exists in ${this.location}`, { key, transient: false });
+        if (code !== "ENOENT" || attempt >= COMMIT_ATTEMPTS) throw err;
+      }
     }
   }
 

@@ -27,11 +27,12 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { CloudError, type Minus80Error } from "../../../errors.js";
-import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "../backend.js";
+import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PresignOptions, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "../backend.js";
 import { isObjectNotFound } from "../errors.js";
 import { ensureS3Bucket } from "./bucket.js";
 import { classifyS3Error, codeOf, NOT_IMPLEMENTED_CODES, statusOf, type S3ErrorContext } from "./classify.js";
 import { makeS3Client, safeEndpoint, type S3BackendOptions } from "./client.js";
+import { presignGetUrl } from "./presign.js";
 
 const MiB = 1024 * 1024;
 /**
@@ -328,6 +329,18 @@ export class S3Backend implements Backend {
       keyMarker = page.NextKeyMarker;
       uploadIdMarker = page.NextUploadIdMarker;
     }
+  }
+
+  /** A SigV4 presigned GET of `key`, signed with the configured keys (or the credential chain's). */
+  async presignGet(key: string, opts: PresignOptions): Promise<string> {
+    let credentials;
+    try {
+      credentials = await this.client.config.credentials();
+    } catch (err) {
+      throw this.classify(err, { op: "sign a link to", key, signal: opts.signal });
+    }
+    const { endpoint, region, pathStyle } = this.opts;
+    return presignGetUrl({ endpoint, bucket: this.bucket, key: this.prefix + key, region, pathStyle, credentials, signedAt: opts.signedAt, expiresInSeconds: opts.expiresInSeconds });
   }
 
   close(): void {
