@@ -11,34 +11,9 @@ import type { ParquetReader, FieldDefinition, ParquetType } from "@dsnp/parquetj
 import { InvalidArgumentError, InvalidNameError, IntegrityError } from "../../errors.js";
 import { NAME_RULE } from "../../names.js";
 
-export type NumericTypedArray =
-  | Float64Array
-  | Float32Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Uint16Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+import type { ColumnRow, ColumnScalar, ColumnTable, ColumnValues, NumericTypedArray } from "./columnTypes.js";
+import { COLUMN_KINDS_KEY } from "./columnTypes.js";
 
-/** One cell of a plain-array column. */
-export type ColumnScalar = number | bigint | string | boolean | Date;
-
-/** One column: a plain array (null for a missing value) or a numeric typed array. */
-export type ColumnValues = ReadonlyArray<ColumnScalar | null> | NumericTypedArray;
-
-/** A table given or read column-wise: column name -> values. */
-export type ColumnTable = Record<string, ColumnValues>;
-
-/** A table row: column name -> value. */
-export type ColumnRow = Record<string, ColumnScalar | null>;
-
-export const TABLE_FILE_EXTENSION = ".parquet";
-/** Key of the Parquet key-value metadata entry that records each column's JavaScript kind. */
-export const COLUMN_KINDS_KEY = "minus80.columns";
 export const COLUMN_KINDS_VERSION = 1;
 
 export const TABLE_NAME_RE = /^[A-Za-z0-9_-]{1,128}$/;

@@ -46,33 +46,18 @@ import { pathExists, tempPathFor } from "../files.js";
 import {
   cellFor,
   checkTableName,
-  COLUMN_KINDS_KEY,
   COLUMN_KINDS_VERSION,
   fieldFor,
   planColumns,
   readKinds,
   restoreColumn,
   rowsToColumns,
-  TABLE_FILE_EXTENSION,
   TABLE_NAME_RE,
-  type ColumnRow,
-  type ColumnScalar,
-  type ColumnTable,
   type KindsEntry,
 } from "./columnKinds.js";
+import { COLUMN_KINDS_KEY, TABLE_FILE_EXTENSION, type ColumnRow, type ColumnScalar, type ColumnTable } from "./columnTypes.js";
 
-export {
-  checkTableName,
-  COLUMN_KINDS_KEY,
-  COLUMN_NAME_RULE,
-  TABLE_FILE_EXTENSION,
-  TABLE_NAME_RULE,
-  type ColumnRow,
-  type ColumnScalar,
-  type ColumnTable,
-  type ColumnValues,
-  type NumericTypedArray,
-} from "./columnKinds.js";
+export { COLUMN_KINDS_KEY, TABLE_FILE_EXTENSION, type ColumnRow, type ColumnScalar, type ColumnTable, type ColumnValues, type NumericTypedArray } from "./columnTypes.js";
 
 export class ColumnStore {
   constructor(readonly dir: string) {}
