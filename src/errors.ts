@@ -37,7 +37,15 @@ export type ErrorCode =
   | "NOT_PUBLIC"
   | "LINK_EXPIRED"
   | "LINK_INVALID"
-  | "CANCELLED";
+  | "CANCELLED"
+  | "DISK_FULL"
+  | "READ_ONLY_FILESYSTEM"
+  | "PERMISSION_DENIED"
+  | "TOO_MANY_OPEN_FILES"
+  | "QUOTA_EXCEEDED"
+  | "STORAGE_FULL"
+  | "ACCESS_DENIED"
+  | "BUCKET_NOT_YOURS";
 
 export type ErrorData = Record<string, unknown>;
 
@@ -97,6 +105,22 @@ export class NotPublicError extends errorClass("NOT_PUBLIC", "NotPublicError") {
 export class LinkExpiredError extends errorClass("LINK_EXPIRED", "LinkExpiredError") {}
 /** A share link that is damaged, tampered with, refused by the server, or asked for what it does not grant. */
 export class LinkInvalidError extends errorClass("LINK_INVALID", "LinkInvalidError") {}
+/** No space left where minus80 writes (ENOSPC, EDQUOT, or too little free for what a pull, thaw or freeze needs): `data.path`, `data.needed`, `data.available` (bytes). */
+export class DiskFullError extends errorClass("DISK_FULL", "DiskFullError") {}
+/** A directory minus80 must write is on a read-only file system (EROFS): `data.path`. */
+export class ReadOnlyFileSystemError extends errorClass("READ_ONLY_FILESYSTEM", "ReadOnlyFileSystemError") {}
+/** The file system refused this user (EACCES, EPERM): `data.path`. */
+export class PermissionDeniedError extends errorClass("PERMISSION_DENIED", "PermissionDeniedError") {}
+/** The process ran out of file descriptors (EMFILE, ENFILE) even after waiting for some to close. */
+export class TooManyOpenFilesError extends errorClass("TOO_MANY_OPEN_FILES", "TooManyOpenFilesError") {}
+/** The server refused a write because a quota (of the bucket or the account) is used up. */
+export class QuotaExceededError extends errorClass("QUOTA_EXCEEDED", "QuotaExceededError") {}
+/** The server itself is out of space (HTTP 507 InsufficientStorage, or a full cluster). */
+export class StorageFullError extends errorClass("STORAGE_FULL", "StorageFullError") {}
+/** Valid keys that a bucket policy or the key's own permissions do not allow this (a read-only key, say). */
+export class AccessDeniedError extends errorClass("ACCESS_DENIED", "AccessDeniedError") {}
+/** The bucket exists but is another account's (or its policy shuts this key out entirely). */
+export class BucketNotYoursError extends errorClass("BUCKET_NOT_YOURS", "BucketNotYoursError") {}
 /** A key that does not exist in the bucket. */
 export class ObjectNotFoundError extends errorClass("OBJECT_NOT_FOUND", "ObjectNotFoundError") {}
 /** A multipart upload the server no longer knows (completed or aborted). */

@@ -3,6 +3,7 @@
  * hint saying what to do, and the exit status (0 ok, 1 the operation failed,
  * 2 bad usage or bad input). Modelled on npm's error-message.js.
  */
+import { localFault } from "../disk/faults.js";
 import { isMinus80Error, type ErrorCode } from "../errors.js";
 
 export const EXIT_OK = 0;
@@ -39,6 +40,14 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   LINK_EXPIRED: "ask whoever shared it for a new link (`minus80 cloud share <dtype> <name> --tag T`)",
   LINK_INVALID: "use the link exactly as it was given (quoted, nothing added or cut), for the dataset and tag it names; `--json` of `cloud share` says what it grants",
   CANCELLED: "run the command again to finish it",
+  DISK_FULL: "free some space, or set basedir in the config (or MINUS80_BASEDIR) to a larger file system",
+  READ_ONLY_FILESYSTEM: "set basedir in the config (or MINUS80_BASEDIR) to a directory on a writable file system",
+  PERMISSION_DENIED: "make the directory writable for this user, or set basedir in the config (or MINUS80_BASEDIR) to one you may write",
+  TOO_MANY_OPEN_FILES: "raise the limit of open files (`ulimit -n 4096`), or lower cloud.concurrency in the config",
+  QUOTA_EXCEEDED: "ask the storage admin for a larger quota, or make room: `minus80 cloud remove` old tags, then `minus80 cloud gc`",
+  STORAGE_FULL: "the server is out of space: tell its storage admin",
+  ACCESS_DENIED: "ask the bucket's owner to grant your key the permission in the bucket policy, or use keys that have it",
+  BUCKET_NOT_YOURS: "choose another cloud.bucket, or ask the bucket's owner to grant your key access",
 };
 
 /**
@@ -53,6 +62,9 @@ export function userMessage(err: unknown): UserMessage {
       exitStatus: USAGE_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED,
     };
   }
+  // A full disk, a read-only file system or a refused permission is not a bug: name it.
+  const fault = localFault(err);
+  if (fault) return userMessage(fault);
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === "string" && typeof e.path === "string") {
     return { message: `${e.code}: cannot access ${e.path}`, exitStatus: EXIT_FAILED };

@@ -13,17 +13,9 @@ export function println(text = ""): void {
   process.stdout.write(text + "\n");
 }
 
-/** 1536 -> "1.5 KiB" */
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+import { formatBytes } from "../units.js";
+
+export { formatBytes };
 
 export interface ProgressReporter {
   listener: ProgressListener | undefined;

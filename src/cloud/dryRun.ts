@@ -8,8 +8,7 @@
  *   addRequests(requests, uploadRequests(ctx.backend, size));
  *   await diskRoom(freezer.basedir, bytesNeeded)                     // { needed, free, enough }
  */
-import fsp from "node:fs/promises";
-import path from "node:path";
+import { spaceNeeded } from "../disk/space.js";
 import type { Backend } from "./backends/backend.js";
 import { partSizeFor } from "./transfer/multipart.js";
 import { wantsRangedRead } from "./transfer/rangedGet.js";
@@ -78,25 +77,22 @@ export function downloadRequests(backend: Backend, size: number): Partial<Reques
 }
 
 export interface DiskRoom {
-  /** bytes the operation would write */
+  /** the directory written to (the freezer's base directory) */
+  dir: string;
+  /** bytes the operation would take on disk (each file rounded up to the block size, plus a margin) */
   needed: number;
   /** bytes free for this user on the base directory's file system */
   free: number;
   enough: boolean;
 }
 
-/** Whether the file system holding `dir` (or its nearest existing parent) has `needed` bytes free. @example (await diskRoom(freezer.basedir, 1e9)).enough */
-export async function diskRoom(dir: string, needed: number): Promise<DiskRoom> {
-  let at = path.resolve(dir);
-  for (;;) {
-    try {
-      const st = await fsp.statfs(at);
-      const free = st.bavail * st.bsize;
-      return { needed, free, enough: needed <= free };
-    } catch (err) {
-      const parent = path.dirname(at);
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || parent === at) throw err;
-      at = parent;
-    }
-  }
+/**
+ * Whether the file system holding `dir` (or its nearest existing parent) has
+ * room for files of these sizes (see `disk/space.ts`).
+ *
+ * @example (await diskRoom(freezer.basedir, [1e9])).enough
+ */
+export async function diskRoom(dir: string, sizes: Iterable<number>): Promise<DiskRoom> {
+  const need = await spaceNeeded(dir, sizes);
+  return { dir, needed: need.needed, free: need.available, enough: need.needed <= need.available };
 }

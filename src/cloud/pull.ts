@@ -10,7 +10,10 @@
  * @example await pullTag(ctx, "Cohort", "TestCohort", "v1", { force: false })
  * @example await pullTag(ctx, "Cohort", "RNA", "v1", { accessions: ["Sample1"] })   // its reads and the Cohort's tables
  */
+import { withLocalFaults } from "../disk/faults.js";
+import { assertSpace } from "../disk/space.js";
 import type { FetchObject } from "../freezer/importTag.js";
+import { formatSlug } from "../names.js";
 import type { ProgressListener } from "../progress.js";
 import { objectKey } from "./layout.js";
 import { preparePull, type PullSelection } from "./pullPlan.js";
@@ -39,8 +42,14 @@ export interface PullOptions extends OperationOptions, PullSelection {
 }
 
 export async function pullTag(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions = {}): Promise<PullCounts> {
+  return withLocalFaults({ dir: ctx.freezer.basedir, op: `pull ${formatSlug(dtype, name, tag)}` }, () => pullInto(ctx, dtype, name, tag, opts));
+}
+
+async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions): Promise<PullCounts> {
   const { signal } = opts;
   const { manifest, fetchOnly, thawOnly, plan } = await preparePull(ctx, dtype, name, tag, opts);
+  // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
+  if (!plan.disk.enough) assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
   const ds = ctx.freezer.dataset(dtype, name);
   const counts = await ds.importTag(manifest, objectFetcher(ctx, signal), {
     force: opts.force,

@@ -24,6 +24,7 @@ import { formatSlug } from "../names.js";
 import { checkAccessionSelection, selectAccessionFiles } from "../types/cohort/selection.js";
 import type { Backend } from "./backends/backend.js";
 import { isObjectNotFound } from "./backends/errors.js";
+import { copiesAreFree } from "../disk/space.js";
 import { addRequests, countingBackend, diskRoom, downloadRequests, type DiskRoom, type RequestEstimate } from "./dryRun.js";
 import { objectKey } from "./layout.js";
 import { fetchManifest, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
@@ -131,7 +132,7 @@ export async function preparePull(
     files: { thawed: thawedFiles.length, bytes: thawedBytes, inTag: Object.keys(manifest.files).length },
     objects: { fetch: missing.length, bytes: fetchBytes, local: wantedObjects(manifest, fetchOnly).size - missing.length },
     requests,
-    disk: await diskRoom(ctx.freezer.basedir, fetchBytes + thawedBytes),
+    disk: await diskRoom(ctx.freezer.basedir, [...missing.map((e) => e.size), ...(await copiesAreFree(ctx.freezer.basedir) ? [] : thawedFiles.map(([, e]) => e.size))]),
   };
   return { manifest, ...(fetchOnly ? { fetchOnly } : {}), ...(thawOnly ? { thawOnly } : {}), plan };
 }

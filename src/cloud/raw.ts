@@ -15,6 +15,8 @@
  */
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { withLocalFaults } from "../disk/faults.js";
+import { assertSpace, spaceNeeded } from "../disk/space.js";
 import { FileExistsError, FileNotFoundError, hasCode, IntegrityError, InvalidArgumentError, RawFileNotFoundError } from "../errors.js";
 import { hashFile, tempPathFor } from "../freezer/files.js";
 import { hashPool } from "../freezer/hashPool.js";
@@ -174,7 +176,25 @@ export async function pullRaw(ctx: CloudContext, dtype: string, name: string, op
     if (!opts.force && (claimed || existing.size !== head.size)) throw localExists(out, key);
   }
 
-  await fsp.mkdir(path.dirname(out), { recursive: true });
+  const dir = path.dirname(out);
+  const faults = { dir, op: `pull ${rawLabel(dtype, name)} to ${out}`, setting: "--output (or run in another directory)" };
+  return withLocalFaults(faults, async () => {
+    assertSpace(await spaceNeeded(dir, [head.size]), faults);
+    await fsp.mkdir(dir, { recursive: true });
+    return fetchRawTo(backend, key, out, head, existing ? { existingSha, force: !!opts.force } : undefined, opts);
+  });
+}
+
+/** Downloads into a temporary file beside `out`, checked, then renamed over it. */
+async function fetchRawTo(
+  backend: CloudContext["backend"],
+  key: string,
+  out: string,
+  head: HeadResult,
+  existing: { existingSha: string | undefined; force: boolean } | undefined,
+  opts: RawPullOptions,
+): Promise<RawGetResult> {
+  const { signal } = opts;
   const tmp = tempPathFor(out);
   try {
     // The sha256 of the version actually read: the HEAD's for parallel ranges of it, else the GET's.
@@ -189,9 +209,9 @@ export async function pullRaw(ctx: CloudContext, dtype: string, name: string, op
     });
     meter.done();
     const expectSha = got.expected.sha256;
-    if (existing && !opts.force) {
+    if (existing && !existing.force) {
       // Same size, no recorded sha256: the bytes had to be fetched to compare.
-      if (got.sha256 !== existingSha) throw localExists(out, key);
+      if (got.sha256 !== existing.existingSha) throw localExists(out, key);
       return { downloaded: 0, bytes: 0, skipped: 1, key, path: out, sha256: got.sha256, verified: "size" };
     }
     await fsp.rename(tmp, out);

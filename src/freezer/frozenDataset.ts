@@ -12,6 +12,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { IntegrityError, TagConflictError, TagExistsError, TagNotFoundError, throwIfCancelled, UnsavedChangesError } from "../errors.js";
+import { withLocalFaults } from "../disk/faults.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
 import { pruneEmptyDirs, tempPathFor, writeFileAtomic } from "./files.js";
@@ -53,6 +54,8 @@ export class FrozenDataset {
   readonly thawedDir: string;
   readonly manifestPath: string;
   private readonly statCachePath: string;
+  /** the freezer's base directory, named in local faults */
+  private readonly basedir: string;
 
   constructor(
     private readonly freezer: FreezerContext,
@@ -61,6 +64,7 @@ export class FrozenDataset {
     readonly name: string,
   ) {
     this.dir = path.join(datasetsRoot, dtype, name);
+    this.basedir = path.dirname(datasetsRoot);
     this.thawedDir = path.join(this.dir, "thawed");
     this.manifestPath = path.join(this.dir, "MANIFEST.json");
     this.statCachePath = path.join(this.dir, "statcache.json");
@@ -160,6 +164,10 @@ export class FrozenDataset {
    */
   async freeze(tag: string, opts: { onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<TagManifest> {
     checkTag(tag);
+    return withLocalFaults({ dir: this.basedir, op: `freeze ${this.slug}:${tag}` }, () => this.freezeLocked(tag, opts));
+  }
+
+  private async freezeLocked(tag: string, opts: { onProgress?: ProgressListener; signal?: AbortSignal }): Promise<TagManifest> {
     this.ensureCreated();
     return this.withLock(() =>
       this.freezer.withStoreLock(async () => {
@@ -236,6 +244,10 @@ export class FrozenDataset {
    */
   async thaw(tag: string, opts: { force?: boolean; only?: ReadonlySet<string>; onProgress?: ProgressListener; signal?: AbortSignal } = {}): Promise<void> {
     checkTag(tag);
+    return withLocalFaults({ dir: this.basedir, op: `thaw ${this.slug}:${tag}` }, () => this.thawLocked(tag, opts));
+  }
+
+  private async thawLocked(tag: string, opts: { force?: boolean; only?: ReadonlySet<string>; onProgress?: ProgressListener; signal?: AbortSignal }): Promise<void> {
     return this.withLock(async () => {
       const m = this.readManifest();
       const target = m.tags[tag];

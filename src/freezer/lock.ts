@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import lockfile from "proper-lockfile";
+import { isLocalFault } from "../disk/faults.js";
 import { LockedError } from "../errors.js";
 
 export const LOCK_STALE_MS = 10_000;
@@ -33,6 +34,8 @@ export async function withLock<T>(target: string, lockPath: string, what: string
       },
     });
   } catch (err) {
+    // A lock that cannot be made (a read-only or full file system) is not someone else's lock.
+    if (isLocalFault(err)) throw err;
     throw new LockedError(`${what} is locked by another minus80 process; try again when it has finished`, { lock: lockPath }, { cause: err });
   }
   try {

@@ -17,6 +17,7 @@ import { forEachLimit } from "../limits.js";
 import type { ProgressListener } from "../progress.js";
 import type { BlobStore } from "./blobStore.js";
 import { isInside, pathExists } from "./files.js";
+import { assertSpace, copiesAreFree, spaceNeeded } from "../disk/space.js";
 import type { FrozenDataset } from "./frozenDataset.js";
 import type { TagManifest } from "./manifest.js";
 
@@ -31,10 +32,14 @@ export async function materialize(
   opts: { only?: ReadonlySet<string>; onProgress?: ProgressListener; signal?: AbortSignal } = {},
 ): Promise<void> {
   const { onProgress, signal } = opts;
+  const paths = Object.keys(target.files).filter((p) => !opts.only || opts.only.has(p));
+  // DISK_FULL before anything is written when the copy cannot fit (a reflinking file system copies for free).
+  if (!(await copiesAreFree(ds.dir))) {
+    assertSpace(await spaceNeeded(ds.dir, paths.map((p) => target.files[p]!.size)), { op: `thaw ${ds.slug}:${target.tag}` });
+  }
   const staging = path.join(ds.dir, `.thawed.tmp-${process.pid}-${Date.now()}`);
   await fsp.mkdir(staging, { recursive: true });
   try {
-    const paths = Object.keys(target.files).filter((p) => !opts.only || opts.only.has(p));
     for (const rel of paths) {
       if (!isInside(staging, path.join(staging, rel))) throw new IntegrityError(`path ${rel} escapes the dataset`, { path: rel });
     }

@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { assertSpace, spaceNeeded } from "../disk/space.js";
 import { InvalidArgumentError } from "../errors.js";
 import { forEachLimit } from "../limits.js";
 import type { ProgressListener } from "../progress.js";
@@ -48,18 +49,19 @@ export async function snapshotWorkingCopy(blobs: BlobStore, thawedDir: string, s
     }
   }
   const cache = readStatCache(statCachePath);
+  // Every stamp is taken before any hashing, so a write during hashing shows as a changed stamp later.
+  const stats = new Map<string, fs.Stats>();
+  await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => void stats.set(rel, await fsp.stat(path.join(thawedDir, rel))), opts.signal);
+  if (store) await checkFreezeSpace(blobs, thawedDir, slug, stats, cache);
   const next: Record<string, StatCacheEntry> = Object.create(null);
   const files = emptyFileMap();
   let done = 0;
   await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
     const abs = path.join(thawedDir, rel);
-    // The stamp is taken before hashing, so a write during hashing shows as a changed stamp later.
-    const st = await fsp.stat(abs);
+    const st = stats.get(rel)!;
     const c = Object.hasOwn(cache, rel) ? cache[rel] : undefined;
     let sha256: string;
-    // ctime cannot be set back by a user (unlike mtime); files changed within the last
-    // 2 s may change again within the timestamp granularity, so they are re-hashed.
-    if (c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000) {
+    if (cachedHashHolds(c, st)) {
       sha256 = c.sha256;
       if (store && !(await blobs.has(sha256))) await blobs.addFile(abs, { sha256, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
     } else if (store) {
@@ -76,6 +78,24 @@ export async function snapshotWorkingCopy(blobs: BlobStore, thawedDir: string, s
   const sorted = emptyFileMap();
   for (const p of sortPaths(Object.keys(files))) sorted[p] = files[p]!;
   return sorted;
+}
+
+/**
+ * ctime cannot be set back by a user (unlike mtime); files changed within the last
+ * 2 s may change again within the timestamp granularity, so they are re-hashed.
+ */
+function cachedHashHolds(c: StatCacheEntry | undefined, st: fs.Stats): c is StatCacheEntry {
+  return !!c && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs && c.ino === st.ino && Date.now() - st.mtimeMs > 2000;
+}
+
+/** DISK_FULL before a byte is copied when the files a freeze may store do not fit in the blob store's file system. */
+async function checkFreezeSpace(blobs: BlobStore, thawedDir: string, slug: string, stats: Map<string, fs.Stats>, cache: Record<string, StatCacheEntry>): Promise<void> {
+  const sizes: number[] = [];
+  for (const [rel, st] of stats) {
+    const c = Object.hasOwn(cache, rel) ? cache[rel] : undefined;
+    if (!cachedHashHolds(c, st) || !(await blobs.has(c.sha256))) sizes.push(st.size);
+  }
+  if (sizes.length > 0) assertSpace(await spaceNeeded(path.dirname(thawedDir), sizes), { op: `freeze ${slug}` });
 }
 
 function readStatCache(file: string): Record<string, StatCacheEntry> {

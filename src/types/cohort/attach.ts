@@ -15,6 +15,8 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { withLocalFaults } from "../../disk/faults.js";
+import { assertSpace, copiesAreFree, spaceNeeded } from "../../disk/space.js";
 import { InvalidArgumentError, isMinus80Error } from "../../errors.js";
 import { hashFile, isInside, tempPathFor } from "../../freezer/files.js";
 import { checkRawName, RAW_NAME_RULE } from "../../names.js";
@@ -157,6 +159,19 @@ async function sameFileThere(accession: string, file: string, source: string, de
  * @example await applyAttachments(plan.copies, () => db.exec(COMMIT))
  */
 export async function applyAttachments(copies: readonly Copy[], commit: () => void): Promise<void> {
+  if (copies.length === 0) return commit();
+  const faults = { dir: path.dirname(copies[0]!.dest), op: `attach ${copies.length} file(s) to the Cohort` };
+  return withLocalFaults(faults, async () => {
+    // DISK_FULL before the first copy when they cannot all fit (reflinks copy for free).
+    if (!(await copiesAreFree(faults.dir))) {
+      const sizes = await Promise.all(copies.map(async (c) => (await fsp.stat(c.source)).size));
+      assertSpace(await spaceNeeded(faults.dir, sizes), faults);
+    }
+    await copyAll(copies, commit);
+  });
+}
+
+async function copyAll(copies: readonly Copy[], commit: () => void): Promise<void> {
   const made: string[] = [];
   const dirs: string[] = [];
   try {

@@ -277,7 +277,7 @@ export class FolderBackend implements Backend {
   }
 
   private classify(err: unknown, op: string, key?: string, signal?: AbortSignal) {
-    return classifyFolderError(err, op, key, this.location, signal);
+    return classifyFolderError(err, op, key, { location: this.location, root: this.files.dataRoot }, signal);
   }
 }
 

@@ -6,13 +6,17 @@
  * @example throw classifyS3Error(err, { endpoint, bucket, secrets, op: "upload", key });
  */
 import {
+  AccessDeniedError,
   BucketError,
+  BucketNotYoursError,
   CancelledError,
   CloudError,
   CredentialsError,
   FileExistsError,
   Minus80Error,
   ObjectNotFoundError,
+  QuotaExceededError,
+  StorageFullError,
   UploadNotFoundError,
 } from "../../../errors.js";
 import { networkError, redact } from "../errors.js";
@@ -33,11 +37,10 @@ export interface S3ErrorContext {
   signal?: AbortSignal;
 }
 
-/** Provider error codes that mean the credentials were refused. */
+/** Provider error codes that mean the credentials were refused (not known, wrong or expired). */
 const CREDENTIAL_CODES = new Set([
   "InvalidAccessKeyId",
   "SignatureDoesNotMatch",
-  "AccessDenied",
   "InvalidToken",
   "ExpiredToken",
   "TokenRefreshRequired",
@@ -56,6 +59,12 @@ const BUCKET_CODES = new Set([
   "AuthorizationHeaderMalformed",
   "InvalidBucketState",
 ]);
+/** Provider error codes of a used-up quota (Ceph RGW, MinIO, others). */
+const QUOTA_CODES = new Set(["QuotaExceeded", "XMinioAdminBucketQuotaExceeded", "StorageQuotaExceeded"]);
+/** Provider error codes of a server out of space. */
+const SERVER_FULL_CODES = new Set(["InsufficientStorage", "XMinioStorageFull", "StorageFull"]);
+/** The verbs (S3ErrorContext.op) that write: a refusal of one by valid keys suggests a read-only key. */
+const WRITE_OPS = new Set(["upload", "delete", "refresh", "complete upload", "abort upload", "create bucket"]);
 const NOT_FOUND_CODES = new Set(["NoSuchKey", "NotFound"]);
 const THROTTLE_CODES = new Set(["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests", "RequestThrottled", "RequestTimeout", "InternalError", "ServiceUnavailable"]);
 export const NOT_IMPLEMENTED_CODES = new Set(["NotImplemented", "MethodNotAllowed"]);
@@ -84,6 +93,19 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Minus80Error
   if (ctx.create && status === 409 && code !== "BucketAlreadyExists") {
     return new FileExistsError(`${key} was written by someone else at the same time on ${where}`, data);
   }
+  if (QUOTA_CODES.has(code)) {
+    return new QuotaExceededError(`${where} refused to store${about}: the quota of the bucket or of your account there is used up (${detail})`, {
+      ...data,
+      hint: "ask the storage admin for a larger quota, or make room: `minus80 cloud remove` tags no one needs, then `minus80 cloud gc`",
+    });
+  }
+  if (SERVER_FULL_CODES.has(code) || status === 507) {
+    return new StorageFullError(`${where} has no space left to store${about} (${detail})`, {
+      ...data,
+      hint: "the server itself is full: tell its storage admin; nothing was changed, run the command again once there is room",
+    });
+  }
+  if (code === "AccessDenied" || code === "AllAccessDisabled") return accessDenied(ctx, where, about, detail, data);
   if (code === "NoSuchUpload") return new UploadNotFoundError(`the upload of ${key ?? "an object"} no longer exists on ${where}`, data);
   if (NOT_FOUND_CODES.has(code) || (status === 404 && !BUCKET_CODES.has(code))) {
     return new ObjectNotFoundError(`${key ?? "object"} does not exist on ${where}`, data);
@@ -103,8 +125,8 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Minus80Error
         ? "the access key is not known there: check cloud.access_key"
         : code === "SignatureDoesNotMatch"
           ? "the secret key does not match the access key: check cloud.secret_key"
-          : code === "AccessDenied"
-            ? "this key is not allowed to do that: check the key's permissions on the bucket"
+          : !code
+            ? "the answer carries no reason: either the keys are wrong, or they may not do this (a bucket policy)"
             : "check cloud.access_key and cloud.secret_key";
     return new CredentialsError(`${where} refused the credentials while trying to ${ctx.op}${about} (${code || `HTTP ${status}`}); ${why}`, data);
   }
@@ -122,6 +144,30 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Minus80Error
     });
   }
   return new CloudError(`${where} failed to ${ctx.op}${about}: ${detail}`, data);
+}
+
+/**
+ * Valid keys refused by a policy or their own permissions: a write refused
+ * suggests a read-only key; the bucket check refused, someone else's bucket.
+ */
+function accessDenied(ctx: S3ErrorContext, where: string, about: string, detail: string, data: Record<string, unknown>): Minus80Error {
+  if (ctx.op === "check bucket") {
+    return new BucketNotYoursError(`bucket ${ctx.bucket} at ${ctx.endpoint} exists but your key may not use it (${detail}): it belongs to another account, or its policy shuts your key out`, {
+      ...data,
+      hint: "bucket names are shared by every user of a server: choose another cloud.bucket, or ask the bucket's owner to grant your key access in its bucket policy",
+    });
+  }
+  const write = WRITE_OPS.has(ctx.op);
+  return new AccessDeniedError(
+    `${where} denied your key the right to ${ctx.op}${about} (${detail}): the keys are valid, but ${write ? "the key may not write here (a read-only key?) or a bucket policy forbids it" : "a bucket policy or the key's permissions do not allow it"}`,
+    {
+      ...data,
+      write,
+      hint: write
+        ? "ask the bucket's owner to allow writes (s3:PutObject, s3:DeleteObject) for your key, or use keys that may write; reading (`cloud ls`, `cloud pull`) may still work"
+        : "ask the bucket's owner to grant your key s3:GetObject and s3:ListBucket in the bucket policy",
+    },
+  );
 }
 
 /** The provider's error code (`NoSuchKey`), or "" when the error carries none. */
