@@ -20,6 +20,8 @@ const LOCK_RETRIES = { retries: 400, factor: 1.3, minTimeout: 20, maxTimeout: 10
  */
 export async function withLock<T>(target: string, lockPath: string, what: string, fn: () => Promise<T>): Promise<T> {
   fs.mkdirSync(target, { recursive: true });
+  // proper-lockfile retries every failure for minutes: a directory that can never be written fails now.
+  fs.accessSync(target, fs.constants.W_OK);
   let compromised: Error | undefined;
   let release: () => Promise<void>;
   try {
