@@ -41,6 +41,8 @@ if [ -z "${MINUS80_TEST_S3_ENDPOINT:-}" ] && [ "${MINUS80_NO_CEPH:-0}" != 1 ]; t
       export MINUS80_TEST_S3_ACCESS_KEY=$AWS_ACCESS_KEY_ID
       export MINUS80_TEST_S3_SECRET_KEY=$AWS_SECRET_ACCESS_KEY
       export MINUS80_TEST_S3_NAME="Ceph RGW"
+      # the admin tool's config, for the quota and bucket-policy tests (test/cloud/cephRefusals.test.ts)
+      export MINUS80_TEST_CEPH_CONF=$CEPH_DIR/ceph.conf
       unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_ENDPOINT
       started_ceph=1
     else
