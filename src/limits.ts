@@ -9,6 +9,7 @@
  *   const largeUploads = new Limiter(2);
  *   await largeUploads.run(() => upload(file));
  */
+import fs from "node:fs";
 import { setMaxListeners } from "node:events";
 import { CancelledError, InvalidArgumentError, throwIfCancelled } from "./errors.js";
 
@@ -100,4 +101,29 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** Descriptors left for Node.js itself, the hash workers, SQLite, locks and logs. */
+export const RESERVED_DESCRIPTORS = 32;
+/** Descriptors one transfer holds at once: a socket (or the cloud folder's file), the local file, one to spare. */
+export const DESCRIPTORS_PER_TRANSFER = 3;
+
+/**
+ * How many transfers fit in the process's limit of open files (Linux's
+ * `/proc/self/limits`), so a low `ulimit -n` slows a pull down instead of
+ * failing it with EMFILE; undefined where the limit cannot be read or is
+ * unlimited.
+ *
+ * @example const concurrency = Math.min(configured, transfersWithinFileLimit() ?? configured);
+ */
+export function transfersWithinFileLimit(): number | undefined {
+  try {
+    const line = fs.readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const soft = Number(line?.trim().split(/\s+/)[3]);
+    if (!Number.isFinite(soft)) return undefined;
+    const open = fs.readdirSync("/proc/self/fd").length;
+    return Math.max(1, Math.floor((soft - open - RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_TRANSFER));
+  } catch {
+    return undefined;
+  }
 }

@@ -36,6 +36,7 @@ import { openFrom, type ShareGrant } from "./readOnly.js";
 import type { CloudContext, OperationOptions } from "./remote.js";
 import { removeDataset, removeRaw, type RemoveDatasetOptions } from "./remove.js";
 import { createRawShare, createShare, type ShareLink, type ShareOptions } from "./share.js";
+import { transfersWithinFileLimit } from "../limits.js";
 import { RetryingBackend, type RetryEvent, type RetryPolicy } from "./retry.js";
 import { verify, type VerifyOptions, type VerifyReport } from "./verify.js";
 import { compatGet, compatPut, compatRemove, type CloudGetOptions, type CloudGetResult, type CloudPutOptions, type CloudPutResult, type CloudRemoveOptions } from "./compat.js";
@@ -96,7 +97,9 @@ export class CloudData {
     /** what a share link grants (one tag); undefined otherwise */
     readonly grant?: ShareGrant,
   ) {
-    this.ctx = { backend, freezer, concurrency: config.cloud.concurrency, gcGraceMs };
+    // A low limit of open files lowers the concurrency rather than failing transfers with EMFILE.
+    const concurrency = Math.min(config.cloud.concurrency, transfersWithinFileLimit() ?? config.cloud.concurrency);
+    this.ctx = { backend, freezer, concurrency, gcGraceMs };
   }
 
   /**
