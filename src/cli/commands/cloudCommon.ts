@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { CloudData } from "../../cloud/cloudData.js";
 import { safeUrl } from "../../cloud/readOnly.js";
+import type { RetryEvent } from "../../cloud/retry.js";
 import { ReadOnlyError } from "../../errors.js";
 import { commandSignal } from "../cancel.js";
 import { progressReporter } from "../output.js";
@@ -22,13 +23,23 @@ export interface Common {
 
 /** Opens the cloud (or, with `from`, a read-only location), runs `fn`, closes it; config warnings go to stderr. */
 export async function withCloud<T>(fn: (cloud: CloudData) => Promise<T>, from?: string): Promise<T> {
-  const cloud = await CloudData.open({ signal: commandSignal(), from });
+  const cloud = await CloudData.open({ signal: commandSignal(), from, onRetry: reportStall });
   for (const w of cloud.config.warnings) process.stderr.write(`warning: ${w}\n`);
   try {
     return await fn(cloud);
   } finally {
     cloud.close();
   }
+}
+
+/**
+ * A stalled server is waited on for a minute per try: say so on stderr
+ * rather than look hung (other retries are quick and stay quiet).
+ */
+function reportStall(e: RetryEvent): void {
+  const code = e.error.data.network;
+  if (code !== "ETIMEDOUT" && code !== "ESOCKETTIMEDOUT") return;
+  process.stderr.write(`warning: ${e.error.message}; trying again (retry ${e.attempt})\n`);
 }
 
 /** The option every read command takes. */
