@@ -12,7 +12,9 @@
  */
 import { withLocalFaults } from "../disk/faults.js";
 import { assertSpace } from "../disk/space.js";
-import type { FetchObject } from "../freezer/importTag.js";
+import { type FetchObject, wantedObjects } from "../freezer/importTag.js";
+import type { TagManifest } from "../freezer/manifest.js";
+import { mismatchError } from "../integrity/hashingStream.js";
 import { formatSlug } from "../names.js";
 import type { ProgressListener } from "../progress.js";
 import { objectKey } from "./layout.js";
@@ -49,7 +51,10 @@ async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: str
   const { signal } = opts;
   const { manifest, fetchOnly, thawOnly, plan } = await preparePull(ctx, dtype, name, tag, opts);
   // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
-  if (!plan.disk.enough) assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
+  if (!plan.disk.enough) {
+    await confirmSizes(ctx, manifest, fetchOnly, signal);
+    assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
+  }
   const ds = ctx.freezer.dataset(dtype, name);
   const counts = await ds.importTag(manifest, objectFetcher(ctx, signal), {
     force: opts.force,
@@ -70,6 +75,24 @@ async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: str
     partial: plan.partial,
     ...(plan.accessions ? { accessions: plan.accessions } : {}),
   };
+}
+
+/** How many of the largest objects a "does not fit" verdict is checked against before it is believed. */
+const SIZE_CONFIRMATIONS = 8;
+
+/**
+ * Before a pull is refused for want of space, the largest objects it would fetch are
+ * HEADed: a manifest whose sizes lie (a damaged or forged bucket) is INTEGRITY naming
+ * the object, not a "needs 8192 TiB" that sends the user shopping for disks.
+ */
+async function confirmSizes(ctx: CloudContext, manifest: TagManifest, only: Set<string> | undefined, signal?: AbortSignal): Promise<void> {
+  const largest = [...wantedObjects(manifest, only).values()].sort((x, y) => y.size - x.size).slice(0, SIZE_CONFIRMATIONS);
+  for (const entry of largest) {
+    if (await ctx.freezer.blobs.has(entry.sha256)) continue;
+    const key = objectKey(entry.sha256);
+    const head = await ctx.backend.head(key, { signal });
+    if (head.size !== entry.size) throw mismatchError(`object ${key}`, entry, { size: head.size });
+  }
 }
 
 /** Downloads an object into the freezer's temporary file: large ones as parallel ranges of the version HEAD describes. */
