@@ -16,7 +16,7 @@
  *   cloud.close();
  */
 import { loadConfig, type Config, type ConfigOverrides } from "../config/config.js";
-import { ReadOnlyError } from "../errors.js";
+import { Minus80Error, ReadOnlyError } from "../errors.js";
 import { Freezer } from "../freezer/freezer.js";
 import { LATEST_TAG } from "../freezer/manifest.js";
 import { checkDtype, checkName, checkTag } from "../names.js";
@@ -24,11 +24,12 @@ import type { Backend } from "./backends/backend.js";
 import { createBackend } from "./backends/create.js";
 import { gc, GC_GRACE_MS, nuke, type GcOptions, type GcResult, type NukeResult } from "./gc.js";
 import { rebuildIndex, refreshIndex, type BucketIndex } from "./bucketIndex.js";
+import { catalogLocation, writeCatalog, type CatalogOptions, type CatalogResult } from "./catalog/catalog.js";
 import { datasetTags, listRawFiles, listTags, mapValues, type CloudListing, type CloudRawListing, type CloudTagListing, type ListFilter } from "./listing.js";
 import { checkMarker } from "./marker.js";
 import { pullTag, type PullCounts, type PullOptions } from "./pull.js";
 import { preparePull, type PullPlan } from "./pullPlan.js";
-import type { PushCounts } from "./push.js";
+import type { CatalogOutcome, PushCounts } from "./push.js";
 import { pushDataset, type PushDatasetOptions } from "./pushDataset.js";
 import { planPush, type PushPlan } from "./pushPlan.js";
 import { pullRaw, pushRaw, type RawGetResult, type RawPullOptions, type RawPushOptions, type RawPutResult } from "./raw.js";
@@ -158,7 +159,11 @@ export class CloudData {
   push(dtype: string, name: string, opts?: CloudPushOptions & { dryRun?: false }): Promise<PushCounts>;
   push(dtype: string, name: string, opts?: CloudPushOptions): Promise<PushCounts | PushPlan>;
   async push(dtype: string, name: string, opts: CloudPushOptions = {}): Promise<PushCounts | PushPlan> {
-    if (!opts.dryRun) return this.writing(opts, () => pushDataset(this.ctx, dtype, name, opts));
+    if (!opts.dryRun) {
+      const counts = await this.writing(opts, () => pushDataset(this.ctx, dtype, name, opts));
+      if (this.config.cloud.catalogOnPush) counts.catalog = await this.catalogAfterPush(opts);
+      return counts;
+    }
     this.refuseReadOnly("plan a push");
     checkDtype(dtype);
     checkName(name);
@@ -204,8 +209,10 @@ export class CloudData {
    *
    * @example await cloud.pushRaw("fastq", "data/R1.fastq")
    */
-  pushRaw(dtype: string, file: string, opts: RawPushOptions = {}): Promise<RawPutResult> {
-    return this.writing(opts, () => pushRaw(this.ctx, dtype, file, opts));
+  async pushRaw(dtype: string, file: string, opts: RawPushOptions = {}): Promise<RawPutResult> {
+    const r = await this.writing(opts, () => pushRaw(this.ctx, dtype, file, opts));
+    if (this.config.cloud.catalogOnPush) r.catalog = await this.catalogAfterPush(opts);
+    return r;
   }
 
   /**
@@ -284,6 +291,32 @@ export class CloudData {
   async rebuildIndex(opts: OperationOptions = {}): Promise<BucketIndex> {
     this.refuseReadOnly("rebuild the index");
     return rebuildIndex(this.ctx, opts);
+  }
+
+  /**
+   * Writes the catalog page: one self-contained `index.html` at the
+   * layout's root (or, with `output`, into that local folder) showing the
+   * datasets, tags, what each tag's type says about it (a Cohort's
+   * accessions) and the raw files, from the manifests alone. Readable
+   * wherever the bucket's files are (a public bucket URL, a static server
+   * over a copy, a file on disk). Progress: `catalog` events.
+   *
+   * @example (await cloud.catalog()).page                   // "https://s3.example.org/lab/index.html"
+   * @example (await cloud.catalog({ output: "site" })).page  // "/home/me/site/index.html"
+   */
+  async catalog(opts: CatalogOptions = {}): Promise<CatalogResult> {
+    if (opts.output === undefined) this.refuseReadOnly("write the catalog page");
+    const where = this.from !== undefined ? { source: this.from, page: `${this.from}/index.html` } : catalogLocation(this.config.cloud);
+    return writeCatalog(this.ctx, where, opts);
+  }
+
+  /** The page rewritten after a push; a failure is reported in the push's result, never thrown (the push succeeded). */
+  private async catalogAfterPush(opts: OperationOptions & { onProgress?: CatalogOptions["onProgress"] }): Promise<CatalogOutcome> {
+    try {
+      return { page: (await this.catalog({ signal: opts.signal, onProgress: opts.onProgress })).page };
+    } catch (err) {
+      return { error: err instanceof Error ? err.message : String(err), code: err instanceof Minus80Error ? err.code : "CLOUD" };
+    }
   }
 
   /** READ_ONLY when opened `from` a URL. */

@@ -8,6 +8,7 @@
  *     raw/<dtype>/<file name>                    raw files, plain objects
  *     index.json                                 what `ls` shows, for readers without LIST (bucketIndex.ts)
  *     shares/<expiry>-<id>.json                  share links' grants (share.ts); gc removes expired ones
+ *     index.html                                 the catalog page (catalog/), written by `cloud catalog`
  *
  * Every key read back from a bucket goes through a `parse*` function here;
  * a key that does not follow the layout yields `null` and is ignored, so
@@ -27,8 +28,10 @@ export const RAW_PREFIX = "raw/";
 /** The listing index (bucketIndex.ts). */
 export const INDEX_KEY = "index.json";
 export const SHARES_PREFIX = "shares/";
+/** The catalog page (catalog/catalog.ts). */
+export const CATALOG_KEY = "index.html";
 /** The layout roots `nuke` clears (nothing else in a shared bucket is touched). */
-export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX, SHARES_PREFIX, INDEX_KEY] as const;
+export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX, SHARES_PREFIX, INDEX_KEY, CATALOG_KEY] as const;
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const MANIFEST_SUFFIX = ".json";

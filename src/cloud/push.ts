@@ -65,7 +65,11 @@ export interface PushCounts {
   unchanged: string[];
   /** how new tags were committed: the server enforced create-only writes, or they were read back (see createOnly.ts) */
   commit?: CreateProtocol;
+  catalog?: CatalogOutcome;
 }
+
+/** With `cloud.catalog_on_push`: where the rewritten catalog page is, or why it could not be written (the push itself succeeded). */
+export type CatalogOutcome = { page: string } | { error: string; code: string };
 
 export interface PushOptions extends OperationOptions {
   onProgress?: ProgressListener;

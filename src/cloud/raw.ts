@@ -13,6 +13,7 @@
  *   the object carries one, else at least the size), then rename; refuse to
  *   replace a different existing file unless forced.
  */
+import type { CatalogOutcome } from "./push.js";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { withLocalFaults } from "../disk/faults.js";
@@ -41,6 +42,8 @@ export interface RawPutResult {
   skipped: number;
   key: string;
   sha256: string;
+  /** with `cloud.catalog_on_push` (push.ts) */
+  catalog?: CatalogOutcome;
 }
 
 export interface RawGetResult {

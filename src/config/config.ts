@@ -26,6 +26,7 @@ cloud:
   path_style: true
   access_key: None                      # None: use the standard AWS credential chain
   secret_key: None
+  catalog_on_push: false                # true: every push rewrites the catalog page (index.html)
 `;
 
 /**
@@ -34,6 +35,14 @@ cloud:
  * the server spent less CPU on it (22-25 against 30-31 CPU-seconds); see BENCHMARKS.md.
  */
 export const DEFAULT_CONCURRENCY = 32;
+
+/**
+ * Off: a push writes what it always wrote, at the same cost (rewriting the
+ * page reads every manifest), and a bucket gets a page only when its owner
+ * runs `cloud catalog`. On (`cloud.catalog_on_push: true`), every push
+ * rewrites the page once its tag is visible.
+ */
+export const CATALOG_ON_PUSH_DEFAULT = false;
 
 export interface CloudConfig {
   endpoint: string;
@@ -46,6 +55,8 @@ export interface CloudConfig {
   secretKey?: string;
   /** transfers in flight at once */
   concurrency: number;
+  /** rewrite the catalog page (`index.html`) after every push (`cloud.catalog_on_push`; default CATALOG_ON_PUSH_DEFAULT) */
+  catalogOnPush: boolean;
 }
 
 export interface Config {
@@ -70,6 +81,7 @@ export interface ConfigOverrides {
   accessKey?: string;
   secretKey?: string;
   concurrency?: number;
+  catalogOnPush?: boolean;
 }
 
 /** Where the config file is: `$MINUS80_CONFIG`, else `~/.minus80.conf`. */
@@ -137,6 +149,10 @@ export function loadConfig(overrides: ConfigOverrides = {}): Config {
   if (pathStyleRaw !== undefined && pathStyleRaw !== null && typeof pathStyleRaw !== "boolean") {
     throw wrongType(file, "cloud.path_style", "true or false", pathStyleRaw);
   }
+  const catalogRaw = cloud.catalog_on_push;
+  if (catalogRaw !== undefined && catalogRaw !== null && typeof catalogRaw !== "boolean") {
+    throw wrongType(file, "cloud.catalog_on_push", "true or false", catalogRaw);
+  }
   const concurrencyRaw = cloud.concurrency;
   if (concurrencyRaw !== undefined && concurrencyRaw !== null && !(Number.isInteger(concurrencyRaw) && (concurrencyRaw as number) >= 1)) {
     throw wrongType(file, "cloud.concurrency", "a whole number of at least 1", concurrencyRaw);
@@ -174,6 +190,7 @@ export function loadConfig(overrides: ConfigOverrides = {}): Config {
       accessKey,
       secretKey,
       concurrency: overrides.concurrency ?? (concurrencyRaw as number | undefined) ?? DEFAULT_CONCURRENCY,
+      catalogOnPush: overrides.catalogOnPush ?? (catalogRaw as boolean | undefined) ?? CATALOG_ON_PUSH_DEFAULT,
     },
     warnings,
   };
@@ -212,6 +229,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
       access_key: config.cloud.accessKey === undefined ? "None" : "***",
       secret_key: config.cloud.secretKey === undefined ? "None" : "***",
       concurrency: config.cloud.concurrency,
+      catalog_on_push: config.cloud.catalogOnPush,
     },
   };
 }

@@ -22,6 +22,7 @@ import { notAllLocalError, parsePartial, partialAfterFreeze, partialRecord, with
 import { snapshotWorkingCopy, type SnapshotOptions } from "./snapshot.js";
 import { importTag, type FetchObject, type ImportCounts, type ImportOptions, type ImportTarget } from "./importTag.js";
 import type { ProgressListener } from "../progress.js";
+import { describeWorkingCopy } from "./summary.js";
 import { buildTagManifest, emptyFileMap, LATEST_TAG, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
 
 export interface DatasetManifest {
@@ -182,7 +183,8 @@ export class FrozenDataset {
         throwIfCancelled(opts.signal); // the new contents stay unreferenced: the next local gc removes them
         // A partial copy keeps the files it does not hold, as the tag it came from has them.
         const files = withAbsentFiles(now, before.partial, before.tags);
-        const manifest = buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: before.head, files });
+        const summary = describeWorkingCopy(this.dtype, this.thawedDir);
+        const manifest = buildTagManifest({ dtype: this.dtype, name: this.name, tag, parent: before.head, files, summary });
         const after = this.readManifest();
         after.tags[tag] = manifest;
         after.head = tag;

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { IntegrityError } from "../errors.js";
 import { checkDtype, checkName, checkTag } from "../names.js";
+import { validateSummary, type ContentSummary } from "./summary.js";
 
 export interface FileEntry {
   sha256: string;
@@ -28,6 +29,8 @@ export interface TagManifest {
   files: Record<string, FileEntry>;
   /** sha256 over the sorted paths and their hashes; see `computeTotal` */
   total: string;
+  /** what the tag's type says about it (summary.ts); absent in older manifests and for types without one; not part of `total` */
+  summary?: ContentSummary;
 }
 
 /** The mutable pointer: `put` without a tag stores the working state here. */
@@ -163,11 +166,12 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
     parent: (m.parent as string | null | undefined) ?? null,
     files,
     total,
+    ...(m.summary !== undefined ? { summary: validateSummary(m.summary, source) } : {}),
   };
 }
 
 /** Builds a manifest for files already hashed. */
-export function buildTagManifest(args: { dtype: string; name: string; tag: string; parent: string | null; files: Record<string, FileEntry>; created?: Date }): TagManifest {
+export function buildTagManifest(args: { dtype: string; name: string; tag: string; parent: string | null; files: Record<string, FileEntry>; created?: Date; summary?: ContentSummary }): TagManifest {
   const files = emptyFileMap();
   for (const p of sortPaths(Object.keys(args.files))) files[p] = args.files[p]!;
   return {
@@ -180,6 +184,7 @@ export function buildTagManifest(args: { dtype: string; name: string; tag: strin
     parent: args.parent,
     files,
     total: computeTotal(files),
+    ...(args.summary ? { summary: args.summary } : {}),
   };
 }
 

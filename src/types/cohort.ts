@@ -32,6 +32,7 @@ import { CohortStore, SCHEMA, type AccessionKey } from "./cohort/store.js";
 import { readAccessionFile } from "./samplesheet/formats.js";
 import { formatAccessions, type ExportFormat } from "./samplesheet/write.js";
 import { readAccessionsYaml } from "./samplesheet/yaml.js";
+import "./cohort/summary.js"; // a Cohort describes itself in every tag it freezes
 
 export type { AccessionKey } from "./cohort/store.js";
 export type { RandomOptions } from "./cohort/random.js";

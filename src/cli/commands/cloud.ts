@@ -1,5 +1,5 @@
 /**
- * `minus80 cloud ls|push|pull|remove|gc|verify|nuke` (`share` and `index`: cloudShare.ts): datasets and raw files in
+ * `minus80 cloud ls|push|pull|remove|gc|verify|nuke` (`share` and `index`: cloudShare.ts; `catalog`: cloudCatalog.ts): datasets and raw files in
  * S3-compatible storage (or a shared folder), `<dtype> <name>` as in the
  * library (`CloudData`). Each command passes the run's cancellation signal
  * (Ctrl-C, SIGTERM: see ../cancel.ts) to the library.
@@ -16,11 +16,13 @@ import { formatBytes, printJson, println, progressReporter } from "../output.js"
 import { FROM_HELP, withCloud, withProgress, writeCommand, type Common } from "./cloudCommon.js";
 import { formatDatasetListing, formatRawListing, formatVerifyReport, namesOnly } from "./cloudFormat.js";
 import { collect, formatPullPlan, formatPushPlan, pullSelection, pulledLine, type SelectionFlags } from "./cloudPlan.js";
+import { registerCatalogCommand, reportCatalog } from "./cloudCatalog.js";
 import { registerShareCommands } from "./cloudShare.js";
 
 export function registerCloudCommands(program: Command): void {
   const cloud = program.command("cloud").description("store, list and fetch datasets and raw files in S3-compatible storage");
   registerShareCommands(cloud);
+  registerCatalogCommand(cloud);
 
   cloud
     .command("ls")
@@ -73,7 +75,7 @@ export function registerCloudCommands(program: Command): void {
           const r = await withProgress(opts, (onProgress) => c.pushRaw(dtype, name, { force: opts.force, onProgress, signal }));
           if (opts.json) return printJson(r);
           println(r.uploaded === 0 ? `${r.key} is already in the cloud with the same content; nothing uploaded` : `Pushed ${r.key} (${formatBytes(r.bytes)}, sha256 ${r.sha256.slice(0, 12)})`);
-          return;
+          return reportCatalog(r.catalog);
         }
         const r = await withProgress(opts, (onProgress) => c.push(dtype, name, { tag: opts.tag, onProgress, signal }));
         if (opts.json) return printJson(r.commit ? { ...r, guarantee: PROTOCOL_GUARANTEE[r.commit] } : r);
@@ -81,6 +83,7 @@ export function registerCloudCommands(program: Command): void {
         const what = [...r.tags.map((t) => `${t} (new)`), ...r.unchanged.map((t) => `${t} (unchanged)`)].join(", ");
         println(`Pushed ${slug}: ${what || "nothing"}; ${r.uploaded} object${r.uploaded === 1 ? "" : "s"} uploaded (${formatBytes(r.bytes)}), ${r.skipped} already there`);
         if (r.commit === "read-back") process.stderr.write(`note: ${c.location} does not enforce create-only writes; ${PROTOCOL_GUARANTEE["read-back"]}\n`);
+        reportCatalog(r.catalog);
       });
     });
 

@@ -41,6 +41,8 @@ export interface PutOptions extends RequestOptions {
   size: number;
   /** user metadata (`x-amz-meta-<name>`); names lower case */
   metadata?: Record<string, string>;
+  /** the Content-Type a web server answers with (S3; default from the key: JSON or bytes), e.g. "text/html; charset=utf-8" for the catalog page */
+  contentType?: string;
   /**
    * Create only: fail with `FILE_EXISTS` if the key exists. Enforced
    * atomically where the server supports `If-None-Match: *` (AWS, Ceph RGW,

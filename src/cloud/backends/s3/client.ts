@@ -28,7 +28,7 @@ export const IDLE_TIMEOUT_MS = 60_000;
 export const MIN_SOCKETS = 32;
 
 /** The cloud settings of the config (`concurrency`: transfers the caller runs at once, sizing the socket pool). */
-export interface S3BackendOptions extends Omit<CloudConfig, "concurrency"> {
+export interface S3BackendOptions extends Omit<CloudConfig, "concurrency" | "catalogOnPush"> {
   concurrency?: number;
   /** sockets the parallel parts of large transfers need on top of that */
   partSockets?: number;

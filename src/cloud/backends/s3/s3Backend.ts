@@ -93,7 +93,7 @@ export class S3Backend implements Backend {
           Key: this.prefix + key,
           Body: sent.body,
           ContentLength: opts.size,
-          ContentType: contentTypeOf(key),
+          ContentType: opts.contentType ?? contentTypeOf(key),
           Metadata: opts.metadata,
           ...(opts.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
         }),
