@@ -25,6 +25,7 @@ started_swift=0
 need_pkgs=()
 command -v radosgw >/dev/null || need_pkgs+=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common)
 command -v aws >/dev/null || need_pkgs+=(awscli)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)   # the catalog page tests drive it with playwright-core
 [ -x /usr/bin/swift-proxy-server ] && command -v memcached >/dev/null || need_pkgs+=(swift swift-proxy swift-account swift-container swift-object memcached)
 if [ "${#need_pkgs[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "[test-all] installing Debian packages: ${need_pkgs[*]}"
