@@ -93,7 +93,7 @@ function drawItems(box, summary, state, rowTerms) {
   idx.slice(0, state.shown).forEach(function (i) {
     var it = summary.items[i];
     var row = el("tr", {}, [el("th", { scope: "row" }, it.name)]);
-    it.values.forEach(function (v) { row.appendChild(el("td", {}, cellText(v))); });
+    it.values.forEach(function (v) { row.appendChild(v === null ? el("td", { class: "muted", title: "no value" }, "\u2014") : el("td", {}, cellText(v))); });
     var files = el("td", { class: "files" });
     it.files.forEach(function (f, k) { if (k) files.appendChild(el("br", {})); files.appendChild(document.createTextNode(f)); });
     row.appendChild(files);

@@ -38,6 +38,7 @@ export function renderCatalog(data: CatalogData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="minus80 ${escapeHtml(VERSION)}">
+<link rel="icon" href="data:,">
 <title>Data catalog: ${escapeHtml(data.source)}</title>
 <style>${PAGE_STYLE}</style>
 </head>
