@@ -64,6 +64,19 @@ describe("config", () => {
     expect(e.message).toContain("true or false");
   });
 
+  it("cloud.catalog_on_push is off by default, on when the file says true, and refused when it is not a boolean", () => {
+    expect(loadConfig().cloud.catalogOnPush).toBe(false);
+    expect(fs.readFileSync(t.configFile, "utf8")).toContain("catalog_on_push: false");
+    fs.writeFileSync(t.configFile, "cloud:\n  catalog_on_push: true\n");
+    expect(loadConfig().cloud.catalogOnPush).toBe(true);
+    expect(formatConfig(loadConfig())).toContain("catalog_on_push: true");
+    expect(loadConfig({ catalogOnPush: false }).cloud.catalogOnPush).toBe(false);
+    fs.writeFileSync(t.configFile, "cloud:\n  catalog_on_push: yes please\n");
+    const e = configErr();
+    expect(e.code).toBe("CONFIG");
+    expect(e.message).toContain("cloud.catalog_on_push");
+  });
+
   it("rejects an unknown storage engine in the endpoint", () => {
     fs.writeFileSync(t.configFile, "cloud:\n  endpoint: ftp://example.org\n");
     const e = configErr();

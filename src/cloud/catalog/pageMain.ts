@@ -22,19 +22,14 @@ function drawRaw(main) {
   section.appendChild(el("h2", { id: "raw-files" }, "Raw files (" + DATA.raw.length + ")"));
   section.appendChild(el("p", { class: "note" }, "Plain files stored as they are: the name links to the file itself; its sha256 lets you check what you downloaded (sha256sum)."));
   var rows = DATA.raw.map(function (r) {
-    var tr = el("tr", {}, [
-      el("td", {}, r.dtype),
-      el("td", {}, [el("a", { href: r.href, download: r.file }, r.file)]),
-      el("td", {}, fmtBytes(r.size)),
-      el("td", { class: "sha" }, r.sha256 || "not recorded"),
-      el("td", {}, fmtTime(r.modified)),
-      el("td", {}, [commandBox(pullCommand([r.dtype, r.file, "--raw"]))]),
+    var card = el("div", { class: "raw" }, [
+      el("p", {}, [el("a", { href: r.href, download: r.file, class: "raw-name" }, r.file), " ", el("span", { class: "muted" }, "\u00b7 " + r.dtype + " \u00b7 " + fmtBytes(r.size) + " \u00b7 uploaded " + fmtTime(r.modified))]),
+      el("p", { class: "sha" }, ["sha256 ", el("code", {}, r.sha256 || "not recorded")]),
+      commandBox(pullCommand([r.dtype, r.file, "--raw"])),
     ]);
-    return { el: tr, hay: [r.dtype, r.file, r.sha256 || ""].join("\\n").toLowerCase() };
+    return { el: card, hay: [r.dtype, r.file, r.sha256 || ""].join("\\n").toLowerCase() };
   });
-  var head = el("tr", {}, ["Category", "File", "Size", "sha256", "Uploaded", "Download with minus80"].map(function (h) { return el("th", { scope: "col" }, h); }));
-  var table = el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows.map(function (r) { return r.el; }))]);
-  section.appendChild(el("div", { class: "table-wrap" }, [table]));
+  rows.forEach(function (r) { section.appendChild(r.el); });
   main.appendChild(section);
   return { section: section, rows: rows };
 }

@@ -92,7 +92,7 @@ function drawTag(v, t, box) {
     el("li", {}, ["Checksum ", el("code", { title: "first 12 hex digits of the tag's total sha256" }, t.checksum)]),
   ]);
   box.appendChild(facts);
-  box.appendChild(el("p", {}, ["Lineage: ", el("span", { class: "lineage" }, lineage(v.ds, t))]));
+  box.appendChild(el("p", {}, ["Lineage (each tag made from the next): ", el("span", { class: "lineage" }, lineage(v.ds, t))]));
   box.appendChild(el("p", { class: "note" }, "Download this tag into your minus80 freezer:"));
   box.appendChild(commandBox(pullCommand([v.ds.dtype, v.ds.name, "--tag", t.tag])));
   if (WHERE.note) box.appendChild(el("p", { class: "note" }, WHERE.note));

@@ -34,7 +34,7 @@ details.tag > summary { cursor: pointer; padding: .25rem 0; }
 .facts { display: flex; flex-wrap: wrap; gap: .2rem 1.2rem; margin: .3rem 0; padding: 0; list-style: none; }
 .facts li { white-space: nowrap; }
 .cmd { display: flex; gap: .4rem; align-items: stretch; margin: .4rem 0; }
-.cmd code { flex: 1; display: block; background: #0f1720; color: #f1f5f9; padding: .45rem .6rem; border-radius: 5px; overflow-x: auto; white-space: pre; }
+.cmd code { flex: 1; display: block; background: #0f1720; color: #f1f5f9; padding: .45rem .6rem; border-radius: 5px; white-space: pre-wrap; overflow-wrap: anywhere; }
 button { font: inherit; font-size: .9rem; color: var(--accent); background: var(--bg); border: 1px solid var(--accent); border-radius: 5px; padding: .25rem .6rem; cursor: pointer; }
 button:hover { background: #e8f0fb; }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 5px; margin: .4rem 0; max-width: 100%; }
@@ -46,7 +46,9 @@ th button::after { content: " \\2195"; color: var(--muted); }
 th[aria-sort=ascending] button::after { content: " \\2191"; color: var(--fg); }
 th[aria-sort=descending] button::after { content: " \\2193"; color: var(--fg); }
 td.files { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em; word-break: break-all; min-width: 12rem; }
-td.sha { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .8em; word-break: break-all; }
+.raw { border: 1px solid var(--line); border-radius: 6px; padding: .4rem .8rem; margin: .5rem 0; }
+.raw-name { font-weight: 700; overflow-wrap: anywhere; }
+.sha code { overflow-wrap: anywhere; }
 .controls { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin: .4rem 0; }
 select { font: inherit; padding: .25rem .4rem; max-width: 100%; }
 .lineage { font-family: ui-monospace, Menlo, Consolas, monospace; }

@@ -73,8 +73,8 @@ function drawItems(box, summary, state, rowTerms) {
   var count = summary.count > summary.items.length ? " (this summary lists the first " + summary.items.length + " of " + summary.count + ")" : "";
   controls.appendChild(el("span", { class: "note", role: "status" }, "Showing " + Math.min(idx.length, state.shown) + " of " + idx.length + " " + summary.kind + (idx.length !== summary.items.length ? " matching" : "") + count));
   box.appendChild(controls);
-  var table = el("table", {});
-  table.appendChild(el("caption", { class: "note", style: "text-align:left;caption-side:top;padding:.2rem .5rem" }, label + " of this tag, with their metadata, files and aliases"));
+  var table = el("table", { "aria-label": label + " of this tag" });
+  box.appendChild(el("p", { class: "note" }, label + " of this tag, with their metadata, files and aliases. Files are as recorded: paths under reads/ travel with the tag; other paths and URLs point to where the data lives."));
   var tr = el("tr", {});
   cols.forEach(function (name, ci) {
     var th = el("th", { scope: "col" });

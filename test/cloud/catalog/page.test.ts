@@ -113,7 +113,7 @@ if (!target || !hasChromium()) {
         expect(await v2.locator("tbody th").count()).toBe(3);
 
         // The raw file: size, sha256, and a link that fetches it.
-        const raw = page.locator("#raw-files + p + .table-wrap tbody tr");
+        const raw = page.locator("div.raw");
         expect(await raw.count()).toBe(1);
         const rawText = (await raw.textContent()) ?? "";
         expect(rawText).toContain("Sample1_ATGTCA_L007_R1_001.fastq");
