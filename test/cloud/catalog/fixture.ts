@@ -55,5 +55,5 @@ export function expectSelfContained(html: string): void {
 
 /** Text of the elements matching `selector` that are shown. */
 export async function visibleTexts(page: Page, selector: string): Promise<string[]> {
-  return page.locator(selector).evaluateAll((els) => els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.textContent ?? ""));
+  return page.locator(selector).evaluateAll((els) => els.filter((e) => (e as unknown as { offsetParent: unknown }).offsetParent !== null).map((e) => e.textContent ?? ""));
 }

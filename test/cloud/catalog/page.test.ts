@@ -146,7 +146,7 @@ if (!target || !hasChromium()) {
         await expect.poll(() => v1.getAttribute("open")).toBe("");
         expect(await phone.page.locator('[id="Cohort.TestCohort:v2"]').getAttribute("open")).toBeNull();
         expect(await v1.locator("tbody th").allTextContents()).toEqual(["10F", "10M"]);
-        const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+        const width = (await phone.page.evaluate("document.documentElement.scrollWidth")) as number;
         expect(width).toBeLessThanOrEqual(PHONE.width);
         await screenshot(phone.page, "catalog", "bucket-phone-deep-link");
         expect(phone.errors).toEqual([]);
