@@ -36,19 +36,22 @@ function drawRaw(main) {
 
 function drawPage() {
   var main = document.getElementById("catalog");
+  if (WHERE.from && WHERE.from !== DATA.source) document.getElementById("source").textContent = WHERE.from;
+  if (WHERE.note) document.getElementById("where-note").textContent = WHERE.note;
   var byType = {};
   DATA.datasets.forEach(function (ds) { (byType[ds.dtype] = byType[ds.dtype] || []).push(ds); });
   var sections = [];
   Object.keys(byType).forEach(function (dtype) {
     var list = byType[dtype];
     var section = el("section", { "aria-labelledby": "type-" + dtype });
-    section.appendChild(el("h2", { id: "type-" + dtype }, dtype + " (" + plural(list.length, "dataset", "datasets") + ")"));
+    var heading = el("h2", { id: "type-" + dtype }, dtype + " (" + plural(list.length, "dataset", "datasets") + ")");
+    section.appendChild(heading);
     if (KIND_NOTES[dtype]) section.appendChild(el("p", { class: "note" }, KIND_NOTES[dtype]));
     var frag = document.createDocumentFragment();
     var vs = list.map(function (ds) { var v = datasetView(ds); views.push(v); frag.appendChild(v.el); return v; });
     section.appendChild(frag);
     main.appendChild(section);
-    sections.push({ section: section, views: vs });
+    sections.push({ section: section, views: vs, heading: heading, title: dtype });
   });
   var raw = drawRaw(main);
   var empty = el("p", { class: "empty", role: "status", hidden: "" });
@@ -62,7 +65,11 @@ function drawPage() {
     searchTerms = q ? q.split(/\\s+/) : [];
     var shown = 0;
     views.forEach(function (v) { applySearchTo(v); if (!v.el.hidden) shown++; });
-    sections.forEach(function (s) { s.section.hidden = s.views.every(function (v) { return v.el.hidden; }); });
+    sections.forEach(function (s) {
+      var n = s.views.filter(function (v) { return !v.el.hidden; }).length;
+      s.section.hidden = n === 0;
+      s.heading.textContent = s.title + " (" + (n === s.views.length ? plural(n, "dataset", "datasets") : n + " of " + plural(s.views.length, "dataset", "datasets") + " match") + ")";
+    });
     if (raw) {
       var rawShown = 0;
       raw.rows.forEach(function (r) { r.el.hidden = !searchTerms.every(function (t) { return r.hay.indexOf(t) !== -1; }); if (!r.el.hidden) rawShown++; });

@@ -88,14 +88,13 @@ function drawTag(v, t, box) {
   var facts = el("ul", { class: "facts" }, [
     el("li", {}, "Created " + fmtTime(t.created)),
     el("li", {}, fmtBytes(t.size)),
-    el("li", {}, plural(t.files, "file", "files")),
+    el("li", {}, plural(t.files, "file", "files") + " stored in the tag"),
     el("li", {}, ["Checksum ", el("code", { title: "first 12 hex digits of the tag's total sha256" }, t.checksum)]),
   ]);
   box.appendChild(facts);
   box.appendChild(el("p", {}, ["Lineage (each tag made from the next): ", el("span", { class: "lineage" }, lineage(v.ds, t))]));
   box.appendChild(el("p", { class: "note" }, "Download this tag into your minus80 freezer:"));
   box.appendChild(commandBox(pullCommand([v.ds.dtype, v.ds.name, "--tag", t.tag])));
-  if (WHERE.note) box.appendChild(el("p", { class: "note" }, WHERE.note));
   if (t.summary) {
     var table = el("div", {});
     box.appendChild(table);
@@ -108,7 +107,7 @@ function drawDataset(v) {
   v.drawn = true;
   v.ds.tags.slice().reverse().forEach(function (t, i) {
     var d = el("details", { class: "tag", id: v.ds.dtype + "." + v.ds.name + ":" + t.tag });
-    var s = el("summary", {}, [el("span", { class: "tag-name" }, t.tag), " \\u00b7 " + fmtBytes(t.size) + " \\u00b7 " + plural(t.files, "file", "files") + " \\u00b7 " + fmtTime(t.created) + (t.summary ? " \\u00b7 " + plural(t.summary.count, t.summary.kind.replace(/s$/, ""), t.summary.kind) : "")]);
+    var s = el("summary", {}, [el("span", { class: "tag-name" }, t.tag), " \\u00b7 " + fmtBytes(t.size) + " in " + plural(t.files, "stored file", "stored files") + " \\u00b7 " + fmtTime(t.created) + (t.summary ? " \\u00b7 " + plural(t.summary.count, t.summary.kind.replace(/s$/, ""), t.summary.kind) : "")]);
     d.appendChild(s);
     var inner = el("div", {});
     d.appendChild(inner);

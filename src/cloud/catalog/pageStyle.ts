@@ -53,6 +53,7 @@ td.files { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85
 select { font: inherit; padding: .25rem .4rem; max-width: 100%; }
 .lineage { font-family: ui-monospace, Menlo, Consolas, monospace; }
 .note { font-size: .9rem; color: var(--muted); }
+#where-note:empty { display: none; }
 .empty { padding: 1rem; background: var(--panel); border-radius: 6px; }
 footer { margin: 2rem auto; font-size: .85rem; color: var(--muted); }
 [hidden] { display: none !important; }

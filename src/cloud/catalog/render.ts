@@ -45,10 +45,11 @@ export function renderCatalog(data: CatalogData): string {
 <body>
 <header>
 <h1>Data catalog</h1>
-<p class="muted">${escapeHtml(counts)} in <span class="mono">${escapeHtml(data.source)}</span>, as of ${escapeHtml(data.generated.slice(0, 16).replace("T", " "))} UTC.</p>
+<p class="muted">${escapeHtml(counts)} in <span class="mono" id="source">${escapeHtml(data.source)}</span>, as of ${escapeHtml(data.generated.slice(0, 16).replace("T", " "))} UTC.</p>
 <div class="intro">
 <p>These datasets were frozen and shared with minus80. Each dataset has <strong>tags</strong>: versions that never change once made. Open a dataset to see its tags; open a tag to see what it holds (for a Cohort, its samples and their metadata) and the command that downloads it.</p>
 <p>To run the commands, install minus80 once (it needs Node.js 22 or newer; its README says how). A pull needs no keys when this bucket is readable by anyone.</p>
+<p id="where-note" class="note"></p>
 </div>
 <div class="search" role="search">
 <label for="search">Search datasets, tags and samples</label>

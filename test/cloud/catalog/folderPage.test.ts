@@ -61,6 +61,8 @@ describe.skipIf(!hasChromium())("the catalog page of a folder remote, in Chromiu
     expect(await page.evaluate(async (h) => (await fetch(h)).text(), href)).toBe(fs.readFileSync(RAW_FASTQ, "utf8"));
     await page.locator("input[type=search]").fill("testcohort");
     await expect.poll(() => visibleTexts(page, ".ds-name")).toEqual(["TestCohort"]);
+    expect(await page.locator("#type-Cohort").textContent()).toBe("Cohort (1 of 2 datasets match)");
+    expect(await page.locator("#source").textContent()).toBe(web.url);
     await screenshot(page, "catalog", "folder-http-phone-search");
     expect(errors).toEqual([]);
     await page.close();
@@ -70,7 +72,7 @@ describe.skipIf(!hasChromium())("the catalog page of a folder remote, in Chromiu
     const t1 = local.page.locator('[id="Cohort.TestCohort:v1"]');
     await expect.poll(() => t1.locator("tbody th").allTextContents()).toEqual(["10F", "10M"]);
     expect(await t1.locator(".cmd code").textContent()).toBe("minus80 cloud pull Cohort TestCohort --tag v1");
-    expect(await t1.textContent()).toContain(`This page was opened from a file (${bucketDir}). To pull from that folder, serve it over HTTP`);
+    expect(await local.page.locator("#where-note").textContent()).toContain(`This page was opened from a file (${bucketDir}). To pull from that folder, serve it over HTTP`);
     const rawHref = (await local.page.locator("div.raw a").evaluate((a) => (a as unknown as { href: string }).href)) as string;
     expect(fs.readFileSync(fileURLToPath(rawHref), "utf8")).toBe(fs.readFileSync(RAW_FASTQ, "utf8"));
     await screenshot(local.page, "catalog", "folder-file-laptop");

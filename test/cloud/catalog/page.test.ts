@@ -86,6 +86,7 @@ if (!target || !hasChromium()) {
         await page.goto(`${root}/index.html`);
         await expect.poll(() => visibleTexts(page, ".ds-name")).toEqual(["RootsAndLeaves", "TestCohort"]);
         expect(await page.locator("h2").allTextContents()).toEqual(["Cohort (2 datasets)", "Raw files (1)"]);
+        expect(await page.locator("#where-note").textContent()).toBe("");
         await page.locator("#Cohort\\.TestCohort > summary").click();
         const tags = page.locator('[id="Cohort.TestCohort"] details.tag > summary .tag-name');
         await expect.poll(() => tags.allTextContents()).toEqual(["v2", "v1"]);
@@ -172,7 +173,7 @@ if (!target || !hasChromium()) {
       await expect.poll(() => v1.locator("tbody th").allTextContents()).toEqual(["Sample1", "Sample2"]);
       expect(await v1.locator("tbody td:nth-child(2)").allTextContents()).toEqual(["leaf", "root"]);
       expect(await v1.locator(".cmd code").textContent()).toBe(`minus80 cloud pull Cohort RootsAndLeaves --tag v1 --from ${s.endpoint}/${s.bucket}`);
-      expect(await v1.textContent()).toContain("This page was opened from a file");
+      expect(await page.locator("#where-note").textContent()).toContain("This page was opened from a file");
       await screenshot(page, "catalog", "file-laptop");
       expect(errors).toEqual([]);
       await page.close();
