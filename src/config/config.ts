@@ -38,7 +38,7 @@ export const DEFAULT_CONCURRENCY = 32;
 
 /**
  * Off: a push writes what it always wrote, at the same cost (rewriting the
- * page reads every manifest), and a bucket gets a page only when its owner
+ * page reads it back and every manifest new since it), and a bucket gets a page only when its owner
  * runs `cloud catalog`. On (`cloud.catalog_on_push: true`), every push
  * rewrites the page once its tag is visible.
  */

@@ -3,26 +3,35 @@
  * (`index.json`, rebuilt from a LIST reusing its unchanged entries, see
  * bucketIndex.ts) and every tag's manifest for what its type says about
  * it (`summary`, freezer/summary.ts). Manifests only: never a tag's
- * SQLite or other objects.
+ * SQLite or other objects. The summaries of the page already in the
+ * bucket are reused for manifests whose size and time did not change (as
+ * the index reuses its entries), so rewriting the page after a push GETs
+ * only the new manifests.
  *
  * @example
  *   const data = await gatherCatalog(ctx, { signal, onProgress });
  *   data.datasets[0]   // { dtype: "Cohort", name: "TestCohort", tags: [{ tag: "v1", size: 1234, summary: {...} }] }
  */
 import { hasCode } from "../../errors.js";
-import type { ContentSummary } from "../../freezer/summary.js";
+import { validateSummary, type ContentSummary } from "../../freezer/summary.js";
 import { forEachLimit } from "../../limits.js";
 import { TransferMeter, type ProgressListener } from "../../progress.js";
 import { isObjectNotFound } from "../backends/errors.js";
-import { buildIndex, readIndex, type BucketIndex } from "../bucketIndex.js";
-import { rawKey } from "../layout.js";
+import type { Backend } from "../backends/backend.js";
+import { buildIndex, readIndex, type BucketIndex, type ObjectStamp } from "../bucketIndex.js";
+import { CATALOG_KEY, rawKey } from "../layout.js";
 import type { TagSummary } from "../listing.js";
-import { fetchManifest, type CloudContext, type OperationOptions } from "../remote.js";
+import { fetchManifest, readSmallObject, type CloudContext, type OperationOptions } from "../remote.js";
 
 export const CATALOG_FORMAT = "minus80-catalog";
+/** A previous page larger than this is not read for reuse (its manifests are read instead). */
+export const MAX_REUSED_PAGE_BYTES = 256 * 1024 * 1024;
+const EMBEDDED_DATA = /<script type="application\/json" id="catalog-data">(.*?)<\/script>/s;
 
 export interface CatalogTag extends TagSummary {
   summary?: ContentSummary;
+  /** the manifest object's size and time when read: an unchanged one is not read again */
+  manifest?: ObjectStamp;
 }
 
 export interface CatalogDataset {
@@ -72,7 +81,13 @@ export async function gatherCatalog(ctx: CloudContext, source: string, opts: Gat
   });
   const index = await buildIndex(ctx, previous, signal);
   const datasets = datasetsOf(index);
-  const tags = datasets.flatMap((d) => d.tags.map((t) => ({ d, t })));
+  const known = await previousSummaries(ctx.backend, signal);
+  const tags = datasets.flatMap((d) => d.tags.map((t) => ({ d, t }))).filter(({ d, t }) => {
+    const before = known.get(`${d.dtype}/${d.name}/${t.tag}`);
+    if (!before || before.checksum !== t.checksum || before.manifest?.size !== t.manifest?.size || before.manifest?.modified !== t.manifest?.modified) return true;
+    if (before.summary) t.summary = before.summary;
+    return false;
+  });
   const meter = new TransferMeter("catalog", tags.length, opts.onProgress);
   await forEachLimit(
     tags,
@@ -98,9 +113,33 @@ function datasetsOf(index: BucketIndex): CatalogDataset[] {
   for (const dtype of Object.keys(index.datasets).sort()) {
     const names = index.datasets[dtype]!;
     for (const name of Object.keys(names).sort()) {
-      const tags = Object.entries(names[name]!).map(([tag, t]): CatalogTag => ({ tag, created: t.created, files: t.files, size: t.size, checksum: t.checksum, parent: t.parent }));
+      const tags = Object.entries(names[name]!).map(([tag, t]): CatalogTag => ({ tag, created: t.created, files: t.files, size: t.size, checksum: t.checksum, parent: t.parent, manifest: t.manifest }));
       tags.sort((a, b) => a.created.localeCompare(b.created) || a.tag.localeCompare(b.tag));
       out.push({ dtype, name, tags });
+    }
+  }
+  return out;
+}
+
+/** The tags of the page already in the bucket, by `dtype/name/tag`, with their checked summaries; empty when there is none or it cannot be read. */
+async function previousSummaries(backend: Backend, signal?: AbortSignal): Promise<Map<string, CatalogTag>> {
+  const out = new Map<string, CatalogTag>();
+  let data: Partial<CatalogData>;
+  try {
+    const html = (await readSmallObject(backend, CATALOG_KEY, MAX_REUSED_PAGE_BYTES, signal)).data.toString("utf8");
+    data = JSON.parse(EMBEDDED_DATA.exec(html)?.[1] ?? "null") as Partial<CatalogData>;
+  } catch (err) {
+    if (hasCode(err, "CANCELLED")) throw err;
+    return out; // none yet, or not one minus80 wrote: every manifest is read
+  }
+  if (data?.format !== CATALOG_FORMAT || data.version !== 1 || !Array.isArray(data.datasets)) return out;
+  for (const d of data.datasets) {
+    for (const t of Array.isArray(d?.tags) ? d.tags : []) {
+      try {
+        out.set(`${d.dtype}/${d.name}/${t.tag}`, { ...t, ...(t.summary !== undefined ? { summary: validateSummary(t.summary, CATALOG_KEY) } : {}) });
+      } catch {
+        /* a damaged entry: its manifest is read again */
+      }
     }
   }
   return out;
