@@ -45,7 +45,7 @@ th button { border: none; background: none; padding: 0; color: var(--fg); font-w
 th button::after { content: " \\2195"; color: var(--muted); }
 th[aria-sort=ascending] button::after { content: " \\2191"; color: var(--fg); }
 th[aria-sort=descending] button::after { content: " \\2193"; color: var(--fg); }
-td.files { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em; word-break: break-all; min-width: 12rem; }
+td.files { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em; overflow-wrap: anywhere; min-width: 16rem; }
 .raw { border: 1px solid var(--line); border-radius: 6px; padding: .4rem .8rem; margin: .5rem 0; }
 .raw-name { font-weight: 700; overflow-wrap: anywhere; }
 .sha code { overflow-wrap: anywhere; }

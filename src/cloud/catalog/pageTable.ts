@@ -70,8 +70,8 @@ function drawItems(box, summary, state, rowTerms) {
     });
     controls.appendChild(el("label", {}, ["Filter: ", select]));
   }
-  var count = summary.count > summary.items.length ? " (this summary lists the first " + summary.items.length + " of " + summary.count + ")" : "";
-  controls.appendChild(el("span", { class: "note", role: "status" }, "Showing " + Math.min(idx.length, state.shown) + " of " + idx.length + " " + summary.kind + (idx.length !== summary.items.length ? " matching" : "") + count));
+  var count = summary.count > summary.items.length ? " (this summary lists the first " + summary.items.length.toLocaleString("en") + " of " + summary.count.toLocaleString("en") + ")" : "";
+  controls.appendChild(el("span", { class: "note", role: "status" }, "Showing " + Math.min(idx.length, state.shown).toLocaleString("en") + " of " + idx.length.toLocaleString("en") + " " + summary.kind + (idx.length !== summary.items.length ? " matching" : "") + count));
   box.appendChild(controls);
   var table = el("table", { "aria-label": label + " of this tag" });
   box.appendChild(el("p", { class: "note" }, label + " of this tag, with their metadata, files and aliases. Files are as recorded: paths under reads/ travel with the tag; other paths and URLs point to where the data lives."));
@@ -102,9 +102,12 @@ function drawItems(box, summary, state, rowTerms) {
   });
   table.appendChild(head);
   table.appendChild(body);
-  box.appendChild(el("div", { class: "table-wrap" }, [table]));
+  var wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label + " table" }, [table]);
+  box.appendChild(wrap);
+  // A table wider than the screen scrolls inside its box: say so, or the last columns look missing.
+  if (wrap.scrollWidth > wrap.clientWidth + 2) box.insertBefore(el("p", { class: "note" }, "\u2194 The table is wider than the window: scroll it sideways for the " + (cols.length > 4 ? "other columns (Files, Aliases)" : "other columns") + "."), wrap);
   if (idx.length > state.shown) {
-    var more = el("button", { type: "button" }, "Show " + Math.min(ROW_STEP, idx.length - state.shown) + " more (" + (idx.length - state.shown) + " not shown)");
+    var more = el("button", { type: "button" }, "Show " + Math.min(ROW_STEP, idx.length - state.shown) + " more (" + (idx.length - state.shown).toLocaleString("en") + " not shown)");
     more.addEventListener("click", function () { state.shown += ROW_STEP; drawItems(box, summary, state, rowTerms); });
     box.appendChild(more);
   }
