@@ -55,7 +55,10 @@ export {
 export type { CloudPutOptions, CloudGetOptions, CloudRemoveOptions, CloudPutResult, CloudGetResult } from "./cloud/compat.js";
 export type { CloudListing, CloudTagListing, CloudRawListing, TagSummary, RawFileSummary, ListFilter } from "./cloud/listing.js";
 export { GC_GRACE_MS, type GcResult, type GcOptions, type NukeResult } from "./cloud/gc.js";
-export type { PushCounts, PushOptions } from "./cloud/push.js";
+export type { PushCounts, PushOptions, CatalogOutcome } from "./cloud/push.js";
+export type { CatalogOptions, CatalogResult } from "./cloud/catalog/catalog.js";
+export type { CatalogData, CatalogDataset, CatalogTag, CatalogRawFile } from "./cloud/catalog/gather.js";
+export { registerDescriber, type ContentSummary, type SummaryItem, type SummaryValue, type Describer } from "./freezer/summary.js";
 export type { PullCounts, PullOptions } from "./cloud/pull.js";
 export { checkPullSelection, COHORT_DTYPE, type PullPlan, type PullSelection } from "./cloud/pullPlan.js";
 export type { PushPlan, PushTagPlan } from "./cloud/pushPlan.js";
