@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 
 export const CHROMIUM = process.env.MINUS80_TEST_CHROMIUM ?? "/usr/bin/chromium";
 /** Screenshots land here (gitignored): look at them. */
@@ -22,6 +23,18 @@ export function hasChromium(): boolean {
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+}
+
+/** One browser for a suite: launched before its tests, closed after them. @example const browser = sharedBrowser(); ... await openPage(browser()) */
+export function sharedBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => browser!;
 }
 
 export interface WatchedPage {

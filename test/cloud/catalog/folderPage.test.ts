@@ -10,9 +10,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { hasChromium, launchBrowser, openPage, PHONE, screenshot } from "../../helpers/browser.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { hasChromium, openPage, PHONE, screenshot, sharedBrowser } from "../../helpers/browser.js";
 import { runCliAsync } from "../../helpers/cliAsync.js";
 import { configYaml } from "../../helpers/s3servers.js";
 import { startStaticServer, type StaticServer } from "../../helpers/staticServer.js";
@@ -22,15 +21,9 @@ import { expectSelfContained, pushFixture, RAW_FASTQ, visibleTexts } from "./fix
 describe.skipIf(!hasChromium())("the catalog page of a folder remote, in Chromium", () => {
   let env: TempEnv;
   let remote: string;
-  let browser: Browser;
+  const browser = sharedBrowser();
   let web: StaticServer | undefined;
 
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
   beforeEach(() => {
     env = makeTempEnv();
     remote = path.join(env.root, "remote");
@@ -52,7 +45,7 @@ describe.skipIf(!hasChromium())("the catalog page of a folder remote, in Chromiu
     expectSelfContained(fs.readFileSync(file, "utf8"));
 
     web = await startStaticServer(bucketDir);
-    const { page, errors } = await openPage(browser, PHONE);
+    const { page, errors } = await openPage(browser(), PHONE);
     await page.goto(`${web.url}/index.html#Cohort.RootsAndLeaves:v1`);
     const v1 = page.locator('[id="Cohort.RootsAndLeaves:v1"]');
     await expect.poll(() => v1.locator("tbody th").allTextContents()).toEqual(["Sample1", "Sample2"]);
@@ -67,7 +60,7 @@ describe.skipIf(!hasChromium())("the catalog page of a folder remote, in Chromiu
     expect(errors).toEqual([]);
     await page.close();
 
-    const local = await openPage(browser);
+    const local = await openPage(browser());
     await local.page.goto(`${pathToFileURL(file).href}#Cohort.TestCohort:v1`);
     const t1 = local.page.locator('[id="Cohort.TestCohort:v1"]');
     await expect.poll(() => t1.locator("tbody th").allTextContents()).toEqual(["10F", "10M"]);

@@ -14,10 +14,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DeleteBucketPolicyCommand, PutBucketPolicyCommand, S3Client } from "@aws-sdk/client-s3";
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CloudData } from "../../../src/cloud/cloudData.js";
-import { hasChromium, launchBrowser, openPage, PHONE, screenshot } from "../../helpers/browser.js";
+import { hasChromium, openPage, PHONE, screenshot, sharedBrowser } from "../../helpers/browser.js";
 import { runCliAsync } from "../../helpers/cliAsync.js";
 import { configYaml, ENV_TARGET_HELP, envTarget, type TargetSettings } from "../../helpers/s3servers.js";
 import { makeTempEnv, type TempEnv } from "../../helpers/tempEnv.js";
@@ -35,14 +34,7 @@ if (!target || !hasChromium()) {
   describe(`the catalog page of a bucket on ${target.name}, in Chromium`, () => {
     let env: TempEnv;
     let s: TargetSettings;
-    let browser: Browser;
-
-    beforeAll(async () => {
-      browser = await launchBrowser();
-    });
-    afterAll(async () => {
-      await browser?.close();
-    });
+    const browser = sharedBrowser();
     beforeEach(() => {
       env = makeTempEnv();
       s = target.freshBucket();
@@ -82,7 +74,7 @@ if (!target || !hasChromium()) {
         expect(res.headers.get("content-type")).toMatch(/^text\/html/);
         expectSelfContained(await res.text());
 
-        const { page, errors } = await openPage(browser);
+        const { page, errors } = await openPage(browser());
         await page.goto(`${root}/index.html`);
         await expect.poll(() => visibleTexts(page, ".ds-name")).toEqual(["RootsAndLeaves", "TestCohort"]);
         expect(await page.locator("h2").allTextContents()).toEqual(["Cohort (2 datasets)", "Raw files (1)"]);
@@ -141,7 +133,7 @@ if (!target || !hasChromium()) {
         expect(errors).toEqual([]);
 
         // A deep link, on a phone.
-        const phone = await openPage(browser, PHONE);
+        const phone = await openPage(browser(), PHONE);
         await phone.page.goto(`${root}/index.html#Cohort.TestCohort:v1`);
         const v1 = phone.page.locator('[id="Cohort.TestCohort:v1"]');
         await expect.poll(() => v1.getAttribute("open")).toBe("");
@@ -166,7 +158,7 @@ if (!target || !hasChromium()) {
       const file = path.join(dir, "index.html");
       expect(made.stdout).toBe(`${file}\n`);
       expectSelfContained(fs.readFileSync(file, "utf8"));
-      const { page, errors } = await openPage(browser);
+      const { page, errors } = await openPage(browser());
       await page.route(/^https?:/, (route) => route.abort()); // offline
       await page.goto(`${pathToFileURL(file).href}#Cohort.RootsAndLeaves:v1`);
       const v1 = page.locator('[id="Cohort.RootsAndLeaves:v1"]');
