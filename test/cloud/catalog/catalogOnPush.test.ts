@@ -45,6 +45,11 @@ describe("cloud.catalog_on_push", () => {
     const made = runCli(["cloud", "catalog"], { env: t.env });
     expect(made).toMatchObject({ status: 0, stdout: `${page}\n` });
     expect(fs.readFileSync(page, "utf8")).toContain('"name":"A"');
+    const json = runCli(["cloud", "catalog", "--json"], { env: t.env });
+    expect(JSON.parse(json.stdout)).toEqual({ page, datasets: 1, tags: 1, raw: 0 });
+    const from = runCli(["cloud", "catalog", "--from", "http://127.0.0.1:9/lab"], { env: t.env });
+    expect(from.status).toBe(2);
+    expect(from.stderr).toContain("read-only");
   });
 
   it("on: a push of a tag, then of a raw file, rewrites the page with what is now there; the CLI says so on stderr", async () => {
