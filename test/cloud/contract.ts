@@ -21,6 +21,7 @@ import type { ProgressEvent } from "../../src/progress.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import { closedPort, configYaml, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
 import { useTargetSession } from "../helpers/targetSession.js";
+import { packContract } from "./packContract.js";
 import { partialAndDryRunContract } from "./partialContract.js";
 
 /** Quick retries, so a failing test fails fast. */
@@ -552,6 +553,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
     });
 
     partialAndDryRunContract({ session, open, frozen });
+    packContract({ session, open, frozen });
 
     describe("CLI", () => {
       function cli(...args: string[]) {
