@@ -80,29 +80,50 @@ export async function fetchFromPack(
 ): Promise<void> {
   const key = packKey(pack);
   const damaged: PackedFile[] = [];
-  for (const range of rangesOf(files)) {
-    let body: Readable;
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  const get = async (range?: PackRange) => {
     try {
-      body = (await backend.get(key, { offset: range.start, end: range.end, ...(opts.signal ? { signal: opts.signal } : {}) })).body;
+      return (await backend.get(key, { ...(range ? { offset: range.start, end: range.end } : {}), ...signal })).body;
     } catch (err) {
-      if (!isObjectNotFound(err)) throw err;
-      throw damagedPack(key, files, opts, "is missing from the bucket");
+      if (isObjectNotFound(err)) throw damagedPack(key, files, opts, "is missing from the bucket");
+      throw err;
     }
-    const cursor = new ByteCursor(body, range.start);
-    try {
-      for (const f of range.members) {
-        await cursor.skipTo(f.offset);
+  };
+  /** a web server that ignores Range (e.g. python -m http.server): the whole pack, read once, forward */
+  let whole: { body: Readable; cursor: ByteCursor } | undefined;
+  try {
+    for (const range of rangesOf(files)) {
+      let cursor: ByteCursor;
+      let body: Readable | undefined;
+      if (whole) cursor = whole.cursor;
+      else {
         try {
-          await store(f, (tmp, onBytes) => cursor.copyTo(tmp, f.size, onBytes));
+          body = await get(range);
+          cursor = new ByteCursor(body, range.start);
         } catch (err) {
-          if (!(isMinus80Error(err) && err.code === "INTEGRITY")) throw err;
-          damaged.push(f);
+          if (!(isMinus80Error(err) && err.data.rangeRefused === true)) throw err;
+          const b = await get();
+          whole = { body: b, cursor: new ByteCursor(b, 0) };
+          cursor = whole.cursor;
         }
-        await cursor.skipTo(f.offset + f.size);
       }
-    } finally {
-      body.destroy();
+      try {
+        for (const f of range.members) {
+          await cursor.skipTo(f.offset);
+          try {
+            await store(f, (tmp, onBytes) => cursor.copyTo(tmp, f.size, onBytes));
+          } catch (err) {
+            if (!(isMinus80Error(err) && err.code === "INTEGRITY")) throw err;
+            damaged.push(f);
+          }
+          await cursor.skipTo(f.offset + f.size);
+        }
+      } finally {
+        body?.destroy();
+      }
     }
+  } finally {
+    whole?.body.destroy();
   }
   if (damaged.length > 0) throw damagedPack(key, damaged, opts, "is damaged");
 }
