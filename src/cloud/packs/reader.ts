@@ -86,6 +86,8 @@ export async function fetchFromPack(
       return (await backend.get(key, { ...(range ? { offset: range.start, end: range.end } : {}), ...signal })).body;
     } catch (err) {
       if (isObjectNotFound(err)) throw damagedPack(key, files, opts, "is missing from the bucket");
+      // 416: the pack ends before the range the manifest names (a manifest lying, or a pack cut short).
+      if (range && isMinus80Error(err) && (err.data.status === 416 || err.data.provider === "InvalidRange")) throw damagedPack(key, range.members, opts, "ends before the bytes the manifest names");
       throw err;
     }
   };
