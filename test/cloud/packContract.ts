@@ -19,6 +19,7 @@ import { PACK_MIN_FILES } from "../../src/cloud/packs/format.js";
 import { Minus80Error } from "../../src/errors.js";
 import { parseTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
 import { expectCode } from "../helpers/assertions.js";
+import { gcBeforeManifest } from "../helpers/gcBeside.js";
 import type { ContractTools } from "./partialContract.js";
 
 const DTYPE = "Cohort";
@@ -74,7 +75,7 @@ export function packContract({ session, open, frozen }: ContractTools): void {
 
   describe("packs (layout version 2)", () => {
     it("a push packs its small files: one pack and its index instead of an object per file, manifest version 2, marker version 2; large files stay objects", async () => {
-      const files = { ...smallFiles(300), "big.bin": randomBytes(1024 * 1024 + 5) };
+      const files: Record<string, Buffer> = { ...smallFiles(300), "big.bin": randomBytes(1024 * 1024 + 5) };
       const a = await open("a");
       await frozen(a, "Packed", files, "v1");
       const { calls, backend } = counted(a.backend);
@@ -244,19 +245,13 @@ export function packContract({ session, open, frozen }: ContractTools): void {
       await a.remove("First", DTYPE);
       await new Promise((r) => setTimeout(r, graceMs + 1500)); // S3 times have 1 s resolution
       const gcer = await open("g", { gcGraceMs: graceMs });
-      const inner = a.backend;
-      let gcResult: Awaited<ReturnType<CloudData["gc"]>> | undefined;
-      const hooked = Object.create(inner) as typeof inner;
-      hooked.put = async (key, body, o) => {
-        if (key.startsWith("datasets/") && !gcResult) gcResult = await gcer.gc();
-        return inner.put(key, body, o);
-      };
-      const pusher = await open("a", { backend: hooked, gcGraceMs: graceMs });
+      const hook = gcBeforeManifest(a.backend, gcer);
+      const pusher = await open("a", { backend: hook.backend, gcGraceMs: graceMs });
       await frozen(pusher, "Second", files, "v1");
       const r = await pusher.push(DTYPE, "Second", { tag: "v1" });
       expect(r.manifests).toBe(1);
       // The pack was refreshed (kept by gc), or, where the server ignores refreshes (s3rver), packed again.
-      expect(gcResult!.packsDeleted + gcResult!.packsYoung).toBeGreaterThanOrEqual(1);
+      expect(hook.result()!.packsDeleted + hook.result()!.packsYoung).toBeGreaterThanOrEqual(1);
       const b = await open("b");
       await b.pull(DTYPE, "Second", { tag: "v1" });
       expect(thawedTree(b, "Second")).toEqual(digest(files));
