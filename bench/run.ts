@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Freezer } from "../src/freezer/freezer.js";
 import { measure, median, type Measurement } from "./measure.js";
+import { writeSmallFiles } from "./data.js";
 import { scenarioF } from "./scenarioF.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -162,22 +163,6 @@ function writeRandomFile(file: string, mib: number): void {
     fs.writeSync(fd, chunk);
   }
   fs.closeSync(fd);
-}
-
-/** 5,000 files of 1-64 KiB in a few directories, deterministic. */
-function writeSmallFiles(dir: string, n: number): number {
-  let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const size = 1024 + Math.floor(rand() * 63 * 1024);
-    const p = path.join(dir, `d${i % 50}`, `f${i}.dat`);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    const buf = randomBytes(size);
-    fs.writeFileSync(p, buf);
-    total += size;
-  }
-  return total;
 }
 
 function m80(args: string[]): string[] {
@@ -372,7 +357,7 @@ async function main() {
   }
   if (SCENARIOS.includes("B") || SCENARIOS.includes("C")) {
     const dir = path.join(WORK, "smallfiles");
-    const total = writeSmallFiles(dir, B_FILES);
+    const total = writeSmallFiles(dir, B_FILES, { maxKiB: 64, dirs: 50, seed: 42 });
     log(`B: ${B_FILES} files, ${(total / 2 ** 20).toFixed(1)} MiB`);
     await scenarioBC(server, dir, total);
   }

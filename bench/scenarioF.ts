@@ -7,11 +7,11 @@
  *
  * @example await scenarioF(deps)   // rows pushed through deps.addRow
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { Freezer } from "../src/freezer/freezer.js";
 import { startCountingProxy } from "./countingProxy.js";
+import { writeSmallFiles } from "./data.js";
 import type { Measurement } from "./measure.js";
 
 export interface FServer {
@@ -38,21 +38,6 @@ export interface FDeps {
   addRow(row: { scenario: string; tool: string; op: string; runs: Measurement[]; bytes: number; note?: string }): void;
 }
 
-/** `n` files of 1-16 KiB in 100 directories, deterministic sizes; returns their bytes. */
-export function writeTinyFiles(dir: string, n: number): number {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const size = 1024 + Math.floor(rand() * 15 * 1024);
-    const p = path.join(dir, `d${i % 100}`, `f${i}.dat`);
-    if (i < 100) fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, randomBytes(size));
-    total += size;
-  }
-  return total;
-}
-
 const countFiles = (dir: string) => (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).length;
 const fmt = (c: Record<string, number>) => {
   const total = Object.values(c).reduce((a, b) => a + b, 0);
@@ -61,7 +46,7 @@ const fmt = (c: Record<string, number>) => {
 
 export async function scenarioF(d: FDeps): Promise<void> {
   const dir = path.join(d.work, "tinyfiles");
-  const bytes = writeTinyFiles(dir, d.files);
+  const bytes = writeSmallFiles(dir, d.files, { maxKiB: 16, dirs: 100, seed: 7 });
   d.log(`F: ${d.files} files, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
   const basedir = path.join(d.work, "f-freezer");
   const ds = new Freezer(basedir).dataset("Bench", "tinyfiles");
