@@ -29,12 +29,12 @@
  *
  * @example await pushTag(ctx, ds.tag("v1"), counts, { onProgress })
  */
-import { CredentialsError, hasCode, throwIfCancelled, UnreachableError } from "../errors.js";
+import { CredentialsError, hasCode, IntegrityError, throwIfCancelled, UnreachableError } from "../errors.js";
 import { LATEST_TAG, MANIFEST_VERSION_PACKED, serializeTagManifest, withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { forEachLimit, sleep } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
-import { manifestKey, objectKey } from "./layout.js";
+import { manifestKey, objectKey, packKey } from "./layout.js";
 import { writeCreateOnly, type CreateProtocol } from "./createOnly.js";
 import { ensureMarker, LAYOUT_VERSION, PACKED_LAYOUT_VERSION } from "./marker.js";
 import { remoteManifest, splitForPacks } from "./packs/plan.js";
@@ -177,14 +177,33 @@ export async function pushTag(ctx: CloudContext, local: TagManifest, counts: Pus
   // A gc that judged a refreshed object (old, unreferenced) just before this push refreshed it
   // may still delete it: now that the tag is committed (gc keeps what it references), give
   // such a gc time to finish, make sure each is there, and send it again if not (see gc.ts).
-  if (refreshed.size > 0 || refreshedPacks.size > 0) await sleep(Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs), signal);
+  if (refreshed.size > 0 || refreshedPacks.size > 0 || baseGone) await sleep(Math.min(REFRESH_SETTLE_MS, ctx.gcGraceMs), signal);
   await forEachLimit([...refreshed], ctx.concurrency, async (sha) => {
     const h = await headOrUndefined(backend, objectKey(sha), signal);
     if (h && h.size === wanted.get(sha)!.size) return;
     await send(sha);
   }, signal);
   await ensurePacksThere(ctx, [...refreshedPacks].map((p) => used.get(p)!.index), slug, signal);
+  if (baseGone) await checkBasePacks(ctx, remote, used, slug, signal);
   counts.tags.push(tag);
+}
+
+/**
+ * The base tag went away before this tag was committed: the packs this tag
+ * relies on through it were not referenced all along, and a gc beside the
+ * push may have deleted one. Such a pack cannot be sent again (its other
+ * files need not be local), so the tag is withdrawn (its manifest deleted)
+ * and INTEGRITY says to push again, which then packs those files anew.
+ */
+async function checkBasePacks(ctx: CloudContext, remote: TagManifest, used: ReadonlyMap<string, unknown>, slug: string, signal?: AbortSignal): Promise<void> {
+  // The packs the tag names that it neither wrote nor found through their index: its base's.
+  const packs = new Set<string>();
+  for (const e of Object.values(remote.files)) if (e.pack !== undefined && !used.has(e.pack)) packs.add(e.pack);
+  for (const pack of packs) {
+    if (await headOrUndefined(ctx.backend, packKey(pack), signal)) continue;
+    await ctx.backend.delete(manifestKey(remote.dtype, remote.name, remote.tag), { signal });
+    throw new IntegrityError(`${slug} was withdrawn: its base tag was removed during the push and a gc beside it deleted pack ${packKey(pack)} holding some of its files; push it again`, { slug, key: packKey(pack) });
+  }
 }
 
 /** `m` without the keys of `drop`. */
