@@ -10,9 +10,10 @@
  *   C  B with one file changed: push the new tag
  *   D  freeze of a 1 GiB dataset against sha256sum of the same files
  *   E  the server's ceiling: the best throughput any client reached in A
+ *   F  50,000 files of 1-16 KiB: push and pull, with each tool's requests (scenarioF.ts)
  *
  * Options (environment): BENCH_RUNS (3), BENCH_A_MIB (1024), BENCH_B_FILES (5000),
- * BENCH_D_MIB (1024), BENCH_SCENARIOS (ABCD), BENCH_BIG_MIB (0: the extra RSS check
+ * BENCH_D_MIB (1024), BENCH_F_FILES (50000), BENCH_SCENARIOS (ABCDF), BENCH_BIG_MIB (0: the extra RSS check
  * with a larger file, e.g. 4096), BENCH_DIR (/tmp/minus80-bench).
  */
 import { execFileSync } from "node:child_process";
@@ -24,6 +25,8 @@ import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Freezer } from "../src/freezer/freezer.js";
 import { measure, median, type Measurement } from "./measure.js";
+import { writeSmallFiles } from "./data.js";
+import { scenarioF } from "./scenarioF.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -34,7 +37,8 @@ const A_MIB = Number(env.BENCH_A_MIB ?? 1024);
 const B_FILES = Number(env.BENCH_B_FILES ?? 5000);
 const D_MIB = Number(env.BENCH_D_MIB ?? 1024);
 const BIG_MIB = Number(env.BENCH_BIG_MIB ?? 0);
-const SCENARIOS = env.BENCH_SCENARIOS ?? "ABCD";
+const SCENARIOS = env.BENCH_SCENARIOS ?? "ABCDF";
+const F_FILES = Number(env.BENCH_F_FILES ?? 50_000);
 const WORK = env.BENCH_DIR ?? "/tmp/minus80-bench";
 const BUCKET = "minus80-bench";
 const AWS = fs.existsSync("/usr/bin/aws") ? "/usr/bin/aws" : "aws";
@@ -159,22 +163,6 @@ function writeRandomFile(file: string, mib: number): void {
     fs.writeSync(fd, chunk);
   }
   fs.closeSync(fd);
-}
-
-/** 5,000 files of 1-64 KiB in a few directories, deterministic. */
-function writeSmallFiles(dir: string, n: number): number {
-  let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const size = 1024 + Math.floor(rand() * 63 * 1024);
-    const p = path.join(dir, `d${i % 50}`, `f${i}.dat`);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    const buf = randomBytes(size);
-    fs.writeFileSync(p, buf);
-    total += size;
-  }
-  return total;
 }
 
 function m80(args: string[]): string[] {
@@ -369,7 +357,7 @@ async function main() {
   }
   if (SCENARIOS.includes("B") || SCENARIOS.includes("C")) {
     const dir = path.join(WORK, "smallfiles");
-    const total = writeSmallFiles(dir, B_FILES);
+    const total = writeSmallFiles(dir, B_FILES, { maxKiB: 64, dirs: 50, seed: 42 });
     log(`B: ${B_FILES} files, ${(total / 2 ** 20).toFixed(1)} MiB`);
     await scenarioBC(server, dir, total);
   }
@@ -379,6 +367,13 @@ async function main() {
     const per = 64;
     for (let i = 0; i < D_MIB / per; i++) writeRandomFile(path.join(dir, `part${i}.bin`), per);
     await scenarioD(server, dir, D_MIB * 1024 * 1024);
+  }
+  if (SCENARIOS.includes("F")) {
+    await scenarioF({
+      server, work: WORK, files: F_FILES, runs: RUNS, aws: AWS, bucket: BUCKET, measure, m80, m80Env, peerEnv, fresh, log,
+      deletePrefix: (prefix) => deletePrefix(client, prefix),
+      addRow: (row) => rows.push(row),
+    });
   }
   const text = report(server);
   process.stdout.write(text + "\n");

@@ -25,6 +25,14 @@
  * delete of that object) while a push refreshes it and commits; S3 has no
  * conditional delete that would close that window entirely.
  *
+ * Packs (layout version 2) follow the same rule as a whole: a pack is kept
+ * while any manifest references any file in it, or while it is younger
+ * than the grace period; packs and their indexes are listed with the
+ * objects, before the manifests. An unreferenced old pack is looked at
+ * again (HEAD) just before its delete; its index goes first (a push finds
+ * packs through their index, and relies on a pack only after a HEAD of it),
+ * then the pack. An index whose pack is gone is deleted once old.
+ *
  * gc also deletes the share objects of expired links (share.ts).
  *
  * `nuke` deletes everything minus80 stored under the prefix (the marker,
@@ -36,6 +44,7 @@ import { forEachLimit } from "../limits.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { DATASETS_PREFIX, LAYOUT_ROOTS, OBJECTS_PREFIX, parseManifestKey, parseObjectKey, parseShareKey, SHARES_PREFIX } from "./layout.js";
 import { deleteMarker } from "./marker.js";
+import { collectPacks, listPacks } from "./packs/gcPacks.js";
 import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
 
 /** Objects gc never deletes when younger than this (overridable for tests). */
@@ -63,6 +72,12 @@ export interface GcResult {
   uploadsAborted: number;
   /** share objects of expired links deleted (or that would be) */
   sharesExpired: number;
+  /** unreferenced packs deleted, with their indexes (or that would be); their bytes are in `bytes` */
+  packsDeleted: number;
+  /** packs some manifest references (by any file in them) */
+  packsReferenced: number;
+  /** unreferenced packs kept because they are younger than the grace period */
+  packsYoung: number;
 }
 
 /**
@@ -80,12 +95,14 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
     const sha = parseObjectKey(o.key);
     if (sha) objects.push({ ...o, sha }); // keys outside the layout are not ours to delete
   }
+  const packs = await listPacks(ctx, signal);
   const manifestKeys: Array<{ dtype: string; name: string; tag: string }> = [];
   for await (const o of backend.list(DATASETS_PREFIX, { signal })) {
     const m = parseManifestKey(o.key);
     if (m) manifestKeys.push(m);
   }
   const referenced = new Set<string>();
+  const referencedPacks = new Set<string>();
   await forEachLimit(manifestKeys, ctx.concurrency, async ({ dtype, name, tag }) => {
     let m;
     try {
@@ -98,11 +115,16 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
       }
       throw err;
     }
-    for (const e of Object.values(m.files)) referenced.add(e.sha256);
+    for (const e of Object.values(m.files)) {
+      if (e.pack !== undefined) referencedPacks.add(e.pack);
+      else referenced.add(e.sha256);
+    }
   }, signal);
 
   const victims: Array<{ key: string; size: number }> = [];
-  const result: GcResult = { dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0, sharesExpired: 0 };
+  const result: GcResult = {
+    dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0, sharesExpired: 0, packsDeleted: 0, packsReferenced: 0, packsYoung: 0,
+  };
   for (const o of objects) {
     if (referenced.has(o.sha)) result.referenced++;
     else if (o.lastModified.getTime() > cutoff) result.young++;
@@ -126,6 +148,8 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
       result.bytes += v.size;
     }, signal);
   }
+
+  await collectPacks(ctx, packs, referencedPacks, cutoff, dryRun, result, signal);
 
   // A share link's grant is useless once the link expired (its expiry is in its key; see share.ts).
   for await (const o of backend.list(SHARES_PREFIX, { signal })) {

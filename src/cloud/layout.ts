@@ -2,8 +2,10 @@
  * The bucket layout (README "Cloud layout"; docs/contract.md), in one
  * place. Keys are relative to `<bucket>/<prefix>`:
  *
- *     minus80.json                               layout marker {"format": "minus80", "version": 1}
+ *     minus80.json                               layout marker {"format": "minus80", "version": 1 or 2}
  *     objects/sha256/<first 2 hex>/<sha256 hex>  file contents, shared by all datasets
+ *     packs/sha256/<first 2 hex>/<sha256 hex>    packs (layout 2): small files concatenated (packs/format.ts)
+ *     packs/index/<first 2 hex>/<sha256 hex>.json   a pack's index: which file at which offset
  *     datasets/<dtype>/<name>/<tag>.json         tag manifests
  *     raw/<dtype>/<file name>                    raw files, plain objects
  *     index.json                                 what `ls` shows, for readers without LIST (bucketIndex.ts)
@@ -30,14 +32,46 @@ export const INDEX_KEY = "index.json";
 export const SHARES_PREFIX = "shares/";
 /** The catalog page (catalog/catalog.ts). */
 export const CATALOG_KEY = "index.html";
+/** Pack objects (layout version 2), under their own sha256. */
+export const PACKS_PREFIX = "packs/sha256/";
+/** Pack indexes: one small JSON per pack, named by the pack's sha256. */
+export const PACK_INDEX_PREFIX = "packs/index/";
 /** The layout roots `nuke` clears (nothing else in a shared bucket is touched). */
-export const LAYOUT_ROOTS = [OBJECTS_PREFIX, DATASETS_PREFIX, RAW_PREFIX, SHARES_PREFIX, INDEX_KEY, CATALOG_KEY] as const;
+export const LAYOUT_ROOTS = [OBJECTS_PREFIX, PACKS_PREFIX, PACK_INDEX_PREFIX, DATASETS_PREFIX, RAW_PREFIX, SHARES_PREFIX, INDEX_KEY, CATALOG_KEY] as const;
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const MANIFEST_SUFFIX = ".json";
 
 export function objectKey(sha256: string): string {
   return `${OBJECTS_PREFIX}${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** A pack's key: `packs/sha256/<2 hex>/<sha256 of the pack's bytes>`. @example packKey("ab12...") // "packs/sha256/ab/ab12..." */
+export function packKey(sha256: string): string {
+  return `${PACKS_PREFIX}${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** The key of a pack's index. @example packIndexKey("ab12...") // "packs/index/ab/ab12....json" */
+export function packIndexKey(packSha256: string): string {
+  return `${PACK_INDEX_PREFIX}${packSha256.slice(0, 2)}/${packSha256}${MANIFEST_SUFFIX}`;
+}
+
+/** The sha256 of a `packs/sha256/` key, or null if the key is not one. @example parsePackKey("packs/sha256/ab/ab12...") // "ab12..." */
+export function parsePackKey(key: string): string | null {
+  return parseShardedKey(key, PACKS_PREFIX, "");
+}
+
+/** The pack sha256 of a `packs/index/` key, or null if the key is not one. @example parsePackIndexKey(packIndexKey(sha)) // sha */
+export function parsePackIndexKey(key: string): string | null {
+  return parseShardedKey(key, PACK_INDEX_PREFIX, MANIFEST_SUFFIX);
+}
+
+function parseShardedKey(key: string, prefix: string, suffix: string): string | null {
+  if (!key.startsWith(prefix) || !key.endsWith(suffix)) return null;
+  const rest = key.slice(prefix.length, key.length - suffix.length).split("/");
+  if (rest.length !== 2) return null;
+  const [shard, sha] = rest as [string, string];
+  return SHA256_RE.test(sha) && sha.slice(0, 2) === shard ? sha : null;
 }
 
 /** The listing prefix of the objects whose hash starts with these two hex digits. */
@@ -76,11 +110,7 @@ export function parseShareKey(key: string): Date | null {
 
 /** The sha256 of an `objects/` key, or null if the key is not one. */
 export function parseObjectKey(key: string): string | null {
-  if (!key.startsWith(OBJECTS_PREFIX)) return null;
-  const rest = key.slice(OBJECTS_PREFIX.length).split("/");
-  if (rest.length !== 2) return null;
-  const [shard, sha] = rest as [string, string];
-  return SHA256_RE.test(sha) && sha.slice(0, 2) === shard ? sha : null;
+  return parseShardedKey(key, OBJECTS_PREFIX, "");
 }
 
 /** dtype, name and tag of a manifest key, or null if the key is not one. */

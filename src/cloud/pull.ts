@@ -3,7 +3,8 @@
  * its manifest, choose the files a selection asks for), then let the
  * freezer import it (`FrozenDataset.importTag`: refusals first, locks,
  * rollback), handing it a fetcher that downloads each missing object,
- * verified against its sha256 before it gets its name; then thaw it (only
+ * verified against its sha256 before it gets its name (packed files a
+ * pack at a time, in as few ranged GETs as packs/reader.ts finds); then thaw it (only
  * the chosen files, for a partial pull). On any failure, cancellation
  * included, the local freezer is left as it was; the bucket is only read.
  *
@@ -13,11 +14,13 @@
 import { withLocalFaults } from "../disk/faults.js";
 import { assertSpace } from "../disk/space.js";
 import { type FetchObject, wantedObjects } from "../freezer/importTag.js";
-import type { TagManifest } from "../freezer/manifest.js";
+import { withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { mismatchError } from "../integrity/hashingStream.js";
 import { formatSlug } from "../names.js";
 import type { ProgressListener } from "../progress.js";
-import { objectKey } from "./layout.js";
+import { objectKey, packKey } from "./layout.js";
+import { isPacked } from "./packs/format.js";
+import { fetchFromPack, type PackedFile } from "./packs/reader.js";
 import { preparePull, type PullSelection } from "./pullPlan.js";
 import type { CloudContext, OperationOptions } from "./remote.js";
 import { downloadObject } from "./transfer/download.js";
@@ -49,19 +52,25 @@ export async function pullTag(ctx: CloudContext, dtype: string, name: string, ta
 
 async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions): Promise<PullCounts> {
   const { signal } = opts;
-  const { manifest, fetchOnly, thawOnly, plan } = await preparePull(ctx, dtype, name, tag, opts);
+  const { manifest: remote, fetchOnly, thawOnly, plan } = await preparePull(ctx, dtype, name, tag, opts);
   // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
   if (!plan.disk.enough) {
-    await confirmSizes(ctx, manifest, fetchOnly, signal);
+    await confirmSizes(ctx, remote, fetchOnly, signal);
     assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
   }
+  // The freezer keeps the tag without pack locations; packed files are fetched a pack at a time.
+  const manifest = withoutPacks(remote);
+  const packed = packedFiles(remote);
+  const pathsOf = pathsBySha(remote);
   const ds = ctx.freezer.dataset(dtype, name);
   const counts = await ds.importTag(manifest, objectFetcher(ctx, signal), {
     force: opts.force,
     concurrency: ctx.concurrency,
     from: "the cloud",
-    objectName: objectKey,
+    objectName: (sha) => (packed.has(sha) ? `${packKey(packed.get(sha)!.pack)} (at byte ${packed.get(sha)!.offset})` : objectKey(sha)),
     ...(fetchOnly ? { only: fetchOnly } : {}),
+    batchOf: (e) => packed.get(e.sha256)?.pack,
+    fetchBatch: (pack, entries, store) => fetchFromPack(ctx.backend, pack, entries.map((e) => packed.get(e.sha256)!), store, { pathsOf, ...(signal ? { signal } : {}) }),
     onProgress: opts.onProgress,
     signal,
   });
@@ -89,10 +98,35 @@ async function confirmSizes(ctx: CloudContext, manifest: TagManifest, only: Set<
   const largest = [...wantedObjects(manifest, only).values()].sort((x, y) => y.size - x.size).slice(0, SIZE_CONFIRMATIONS);
   for (const entry of largest) {
     if (await ctx.freezer.blobs.has(entry.sha256)) continue;
+    if (isPacked(entry)) {
+      const key = packKey(entry.pack);
+      const head = await ctx.backend.head(key, { signal });
+      if (head.size < entry.offset + entry.size) throw mismatchError(`pack ${key} (file ${entry.sha256} at byte ${entry.offset})`, { size: entry.offset + entry.size }, { size: head.size });
+      continue;
+    }
     const key = objectKey(entry.sha256);
     const head = await ctx.backend.head(key, { signal });
     if (head.size !== entry.size) throw mismatchError(`object ${key}`, entry, { size: head.size });
   }
+}
+
+/** The packed files of a manifest, by sha256. */
+function packedFiles(m: TagManifest): Map<string, PackedFile> {
+  const out = new Map<string, PackedFile>();
+  for (const e of Object.values(m.files)) if (isPacked(e)) out.set(e.sha256, { sha256: e.sha256, size: e.size, pack: e.pack, offset: e.offset });
+  return out;
+}
+
+/** sha256 -> the paths holding it, built on first use (for messages about damaged files). */
+function pathsBySha(m: TagManifest): (sha: string) => string[] {
+  let map: Map<string, string[]> | undefined;
+  return (sha) => {
+    if (!map) {
+      map = new Map();
+      for (const [p, e] of Object.entries(m.files)) map.set(e.sha256, [...(map.get(e.sha256) ?? []), p]);
+    }
+    return map.get(sha) ?? [sha];
+  };
 }
 
 /** Downloads an object into the freezer's temporary file: large ones as parallel ranges of the version HEAD describes. */

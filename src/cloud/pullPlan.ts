@@ -29,6 +29,8 @@ import { addRequests, countingBackend, diskRoom, downloadRequests, type DiskRoom
 import { objectKey } from "./layout.js";
 import { fetchManifest, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
 import { downloadObject } from "./transfer/download.js";
+import { isPacked } from "./packs/format.js";
+import { downloadPacked, rangesOf, type PackedFile } from "./packs/reader.js";
 
 /** The dtype whose pulls take `accessions` and `where`. */
 export const COHORT_DTYPE = "Cohort";
@@ -119,7 +121,17 @@ export async function preparePull(
     for (const [p, e] of Object.entries(manifest.files)) if (!thawOnly.has(p) && (await ctx.freezer.blobs.has(e.sha256))) thawOnly.add(p);
     if (thawOnly.size === Object.keys(manifest.files).length) thawOnly = undefined;
   }
-  for (const e of missing) addRequests(requests, downloadRequests(ctx.backend, e.size));
+  // Single objects: their GETs; packed files: one ranged GET per run of neighbours in each pack.
+  const byPack = new Map<string, PackedFile[]>();
+  for (const e of missing) {
+    if (!isPacked(e)) addRequests(requests, downloadRequests(ctx.backend, e.size));
+    else {
+      const files = byPack.get(e.pack) ?? [];
+      if (files.length === 0) byPack.set(e.pack, files);
+      files.push({ sha256: e.sha256, size: e.size, pack: e.pack, offset: e.offset });
+    }
+  }
+  for (const files of byPack.values()) addRequests(requests, { gets: rangesOf(files).length });
   const fetchBytes = missing.reduce((n, e) => n + e.size, 0);
   const thawedFiles = Object.entries(manifest.files).filter(([p]) => !thawOnly || thawOnly.has(p));
   const thawedBytes = thawedFiles.reduce((n, [, e]) => n + e.size, 0);
@@ -163,6 +175,7 @@ async function selectFiles(
   try {
     const copy = path.join(dir, SQL_FILE);
     if (await ctx.freezer.blobs.has(db.sha256)) await fsp.copyFile(ctx.freezer.blobs.pathOf(db.sha256), copy);
+    else if (isPacked(db)) await downloadPacked(backend, db, copy, { path: SQL_FILE, ...(signal ? { signal } : {}) });
     else await downloadObject(backend, objectKey(db.sha256), copy, { expect: () => db, signal });
     const chosen = selectAccessionFiles(copy, paths, { ...(accessions ? { accessions } : {}), ...(where ? { where } : {}) }, slug);
     for (const p of chosen.paths) out.add(p);

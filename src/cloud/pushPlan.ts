@@ -22,6 +22,9 @@ import { addRequests, countingBackend, noRequests, uploadRequests, type RequestE
 import { MARKER_KEY } from "./layout.js";
 import { fetchManifest, headOrUndefined, remoteTags, uniqueObjects, type CloudContext, type OperationOptions } from "./remote.js";
 import { findBaseTag, remoteObjects, type BaseTag, type RemoteObject } from "./remoteObjects.js";
+import { PACK_FILE_THRESHOLD, type PackRef } from "./packs/format.js";
+import { findInPacks, type UsedPack } from "./packs/lookup.js";
+import { splitForPacks } from "./packs/plan.js";
 
 /** What the bucket holds of the objects a push checks, judged at `checkedAt`. */
 export interface RemoteCheck {
@@ -45,6 +48,12 @@ export interface TagPlan extends RemoteCheck {
   unchecked: Map<string, FileEntry>;
   /** objects the local store lacks (all in the bucket, or planning failed) */
   notLocal: Set<string>;
+  /** files already in packs of the bucket (through the base tag or the pack indexes): not sent */
+  packed: Map<string, PackRef>;
+  /** packs found through their index that the push reuses (the base's are referenced already) */
+  packs: Map<string, UsedPack>;
+  /** of those, the ones older than half gc's grace: to refresh */
+  stalePacks: string[];
 }
 
 /** One tag in a push's dry run. */
@@ -95,7 +104,7 @@ export async function planTag(ctx: CloudContext, manifest: TagManifest, isLocal:
   });
   const wanted = uniqueObjects(manifest);
   if (there && there.total === manifest.total) {
-    return { unchanged: true, inBucket: true, wanted, unchecked: new Map(), notLocal: new Set(), checkedAt: Date.now(), present: new Map(), missing: [], stale: [] };
+    return { unchanged: true, inBucket: true, wanted, unchecked: new Map(), notLocal: new Set(), packed: new Map(), packs: new Map(), stalePacks: [], checkedAt: Date.now(), present: new Map(), missing: [], stale: [] };
   }
   if (there && !mutable) throw tagConflict(formatSlug(dtype, name, tag), manifest, there);
   const notLocal = new Set<string>();
@@ -105,9 +114,18 @@ export async function planTag(ctx: CloudContext, manifest: TagManifest, isLocal:
   const unchecked = new Map<string, FileEntry>();
   for (const [sha, entry] of wanted) if (base?.objects.get(sha) !== entry.size) unchecked.set(sha, entry);
   const check = await checkRemote(ctx, unchecked, signal);
+  const packed = new Map<string, PackRef>();
+  for (const [sha, ref] of base?.refs ?? []) if (wanted.has(sha) && !unchecked.has(sha)) packed.set(sha, ref);
+  // Small files the objects lack may be in some pack already (any tag, any dataset).
+  const small = new Map<string, number>();
+  for (const sha of check.missing) if (wanted.get(sha)!.size < PACK_FILE_THRESHOLD) small.set(sha, wanted.get(sha)!.size);
+  const found = await findInPacks(ctx, small, signal);
+  for (const [sha, ref] of found.refs) packed.set(sha, ref);
+  check.missing = check.missing.filter((sha) => !found.refs.has(sha));
+  const stalePacks = [...found.packs].filter(([, p]) => check.checkedAt - p.remote.lastModified.getTime() > ctx.gcGraceMs / 2).map(([sha]) => sha);
   const unavailable = check.missing.filter((sha) => notLocal.has(sha));
   if (unavailable.length > 0) throw notLocalError(manifest, unavailable[0]!);
-  return { unchanged: false, inBucket: there !== undefined, wanted, ...(base ? { base } : {}), unchecked, notLocal, ...check };
+  return { unchanged: false, inBucket: there !== undefined, wanted, ...(base ? { base } : {}), unchecked, notLocal, packed, packs: found.packs, stalePacks, ...check };
 }
 
 /** INTEGRITY: an object the push needs is neither local nor in the bucket. @example throw notLocalError(manifest, sha) */
@@ -163,7 +181,10 @@ export async function planPush(ctx: CloudContext, ds: FrozenDataset, opts: Opera
       const marker = await headOrUndefined(backend, MARKER_KEY, signal); // ensureMarker's HEAD
       addRequests(own, { heads: 1 + p.stale.length, puts: (marker ? 0 : 1) + p.stale.length + 1, gets: m.tag === LATEST_TAG ? 0 : 1 });
       if (p.base && p.unchecked.size < p.wanted.size) addRequests(own, { heads: 1 });
-      for (const sha of upload) addRequests(own, uploadRequests(ctx.backend, p.wanted.get(sha)!.size));
+      const split = splitForPacks(upload, p.wanted);
+      for (const sha of split.single) addRequests(own, uploadRequests(ctx.backend, p.wanted.get(sha)!.size));
+      // A pack: its upload and its index's PUT.
+      for (const g of split.groups) addRequests(addRequests(own, uploadRequests(ctx.backend, g.reduce((n, e) => n + e.size, 0))), { puts: 1 });
     }
     const bytes = upload.reduce((n, sha) => n + p.wanted.get(sha)!.size, 0);
     tags.push({

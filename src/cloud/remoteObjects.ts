@@ -22,6 +22,7 @@ import { LATEST_TAG, type FileEntry, type TagManifest } from "../freezer/manifes
 import { forEachLimit } from "../limits.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { manifestKey, OBJECTS_PREFIX, objectKey, objectShardPrefix, parseObjectKey } from "./layout.js";
+import type { PackRef } from "./packs/format.js";
 import { fetchManifestVersion, headOrUndefined, remoteTags, uniqueObjects, type CloudContext } from "./remote.js";
 
 /** Keys in one page of an S3 listing. */
@@ -79,6 +80,8 @@ export interface BaseTag {
   etag?: string;
   /** sha256 -> size, as the base manifest records them */
   objects: Map<string, number>;
+  /** sha256 -> pack location, for the base's packed files */
+  refs: Map<string, PackRef>;
 }
 
 /**
@@ -112,8 +115,12 @@ export async function findBaseTag(ctx: CloudContext, manifest: TagManifest, sign
   try {
     const { manifest: base, etag } = await fetchManifestVersion(ctx.backend, dtype, name, pick, signal);
     const objects = new Map<string, number>();
-    for (const e of Object.values(base.files)) objects.set(e.sha256, e.size);
-    return etag === undefined ? { tag: pick, objects } : { tag: pick, etag, objects };
+    const refs = new Map<string, PackRef>();
+    for (const e of Object.values(base.files)) {
+      objects.set(e.sha256, e.size);
+      if (e.pack !== undefined && e.offset !== undefined) refs.set(e.sha256, { pack: e.pack, offset: e.offset });
+    }
+    return etag === undefined ? { tag: pick, objects, refs } : { tag: pick, etag, objects, refs };
   } catch (err) {
     // Gone since the LIST, or damaged: no shortcut, check every object.
     if (isObjectNotFound(err) || hasCode(err, "INTEGRITY")) return undefined;

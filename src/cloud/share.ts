@@ -7,7 +7,8 @@
  *
  *     {"format": "minus80-share", "version": 1, "dtype", "name", "tag", "total",
  *      "created": ISO 8601, "expires": ISO 8601,
- *      "urls": {"datasets/<dtype>/<name>/<tag>.json": presigned URL, "objects/sha256/..": presigned URL, ...}}
+ *      "urls": {"datasets/<dtype>/<name>/<tag>.json": presigned URL, "objects/sha256/..": presigned URL,
+ *               "packs/sha256/..": presigned URL (layout 2: the packs holding its packed files), ...}}
  *
  * Every URL in it, and the link, is signed at the same instant for the
  * same time, so all expire together. A reader GETs the share object, then
@@ -28,7 +29,8 @@ import { checkDtype, checkName, checkRawName, checkTag, formatSlug } from "../na
 import type { Backend } from "./backends/backend.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { MAX_PRESIGN_SECONDS } from "./backends/s3/presign.js";
-import { manifestKey, objectKey, parseObjectKey, rawKey, shareKey } from "./layout.js";
+import { manifestKey, objectKey, packKey, parseObjectKey, parsePackKey, rawKey, shareKey } from "./layout.js";
+import { packsOf } from "./packs/format.js";
 import { fetchManifest, headOrUndefined, remoteTags, uniqueObjects, type CloudContext, type OperationOptions } from "./remote.js";
 
 export const SHARE_FORMAT = "minus80-share";
@@ -128,7 +130,9 @@ export async function createShare(ctx: CloudContext, dtype: string, name: string
   const expires = new Date(signedAt.getTime() + expiresInSeconds * 1000);
   const at = { signedAt, expiresInSeconds, signal };
   const urls: Record<string, string> = {};
-  for (const key of [manifestKey(dtype, name, tag), ...[...uniqueObjects(manifest).keys()].map(objectKey)]) urls[key] = await sign(key, at);
+  // The manifest, its single objects, and the packs holding its packed files (read with ranged GETs).
+  const singles = [...uniqueObjects(manifest).values()].filter((e) => e.pack === undefined).map((e) => objectKey(e.sha256));
+  for (const key of [manifestKey(dtype, name, tag), ...singles, ...[...packsOf(manifest)].map(packKey)]) urls[key] = await sign(key, at);
   const doc: ShareDocument = { format: SHARE_FORMAT, version: SHARE_VERSION, dtype, name, tag, total: manifest.total, created: signedAt.toISOString(), expires: expires.toISOString(), urls };
   const key = shareKey(expires, randomBytes(16).toString("hex"));
   const body = Buffer.from(JSON.stringify(doc) + "\n");
@@ -179,7 +183,7 @@ export function parseShareDocument(text: string, location: string): ShareDocumen
   if (!d.urls || typeof d.urls !== "object" || typeof d.expires !== "string") throw bad("it grants nothing");
   const manifest = manifestKey(d.dtype!, d.name!, d.tag!);
   for (const [k, u] of Object.entries(d.urls)) {
-    if ((k !== manifest && !parseObjectKey(k)) || typeof u !== "string" || !/^https?:\/\//.test(u)) throw bad(`it grants an unexpected key ${k}`);
+    if ((k !== manifest && !parseObjectKey(k) && !parsePackKey(k)) || typeof u !== "string" || !/^https?:\/\//.test(u)) throw bad(`it grants an unexpected key ${k}`);
   }
   if (!d.urls[manifest]) throw bad("it grants no manifest");
   return d as ShareDocument;

@@ -9,6 +9,9 @@
  *   absent is `missing`, other bytes than its sha256 is `damaged`, the right
  *   bytes but another size than a manifest records is `size_mismatch`
  *   (the manifest lies).
+ * - Every pack they reference is read once and hashed whole, and each
+ *   file in it at its offset (packs/verifyPacks.ts): a damaged pack is
+ *   reported per damaged file, naming its path and tags.
  * - Raw files (when verifying everything) are re-hashed against the sha256
  *   they carry; one without a recorded sha256 cannot be checked and is
  *   listed as unverifiable, not as a problem.
@@ -32,6 +35,7 @@ import { TransferMeter, type ProgressListener } from "../progress.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { datasetPrefix, manifestKey, objectKey, parseManifestKey, parseRawKey, rawPrefix } from "./layout.js";
 import { SHA256_METADATA } from "./raw.js";
+import { addPackedRef, packedBytes, verifyPacks, type PackRefs } from "./packs/verifyPacks.js";
 import { fetchManifest, remoteTags, type CloudContext, type OperationOptions } from "./remote.js";
 
 export interface VerifyOptions extends OperationOptions {
@@ -73,6 +77,10 @@ export interface VerifyReport {
   datasets: number;
   /** distinct objects checked */
   objects: number;
+  /** packs checked (layout version 2) */
+  packs: number;
+  /** files checked inside those packs */
+  packedFiles: number;
   /** raw files checked */
   rawFiles: number;
   /** bytes read and re-hashed */
@@ -106,6 +114,7 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
   const refs = await selectManifests(ctx, opts);
   const problems: VerifyProblem[] = [];
   const objects = new Map<string, ObjectRefs>();
+  const packRefs: PackRefs = new Map();
 
   await forEachLimit(refs, ctx.concurrency, async (ref) => {
     const slug = formatSlug(ref.dtype, ref.name, ref.tag);
@@ -120,7 +129,11 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
       }
       throw err;
     }
-    for (const e of Object.values(files)) {
+    for (const [p, e] of Object.entries(files)) {
+      if (e.pack !== undefined) {
+        addPackedRef(packRefs, e, slug, p);
+        continue;
+      }
       let o = objects.get(e.sha256);
       if (!o) objects.set(e.sha256, (o = { sha256: e.sha256, sizes: new Map() }));
       let slugs = o.sizes.get(e.size);
@@ -140,7 +153,7 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
     }
   }
 
-  const expectedBytes = [...objects.values()].reduce((n, o) => n + Math.min(...o.sizes.keys()), rawBytes);
+  const expectedBytes = [...objects.values()].reduce((n, o) => n + Math.min(...o.sizes.keys()), rawBytes + packedBytes(packRefs));
   const meter = new TransferMeter("verify", expectedBytes, opts.onProgress);
   let bytes = 0;
   await forEachLimit([...objects.values()], ctx.concurrency, async (o) => {
@@ -178,6 +191,10 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
     }
   });
 
+  const packed = await verifyPacks(ctx, packRefs, (n) => meter.add("packs", n), signal);
+  problems.push(...packed.problems);
+  bytes += packed.bytes;
+
   const unverifiable: string[] = [];
   let rawFiles = 0;
   await forEachLimit(rawKeys, ctx.concurrency, async (key) => {
@@ -210,6 +227,8 @@ export async function verify(ctx: CloudContext, opts: VerifyOptions = {}): Promi
     manifests: refs.length,
     datasets: new Set(refs.map((r) => `${r.dtype}/${r.name}`)).size,
     objects: objects.size,
+    packs: packRefs.size,
+    packedFiles: packed.files,
     rawFiles,
     bytes,
     unverifiable: unverifiable.sort(),

@@ -27,6 +27,16 @@ import { LATEST_TAG, type FileEntry, type TagManifest } from "./manifest.js";
 /** Writes the object `entry` into `tmpFile`, reporting bytes as they arrive; returns what they hash to. */
 export type FetchObject = (entry: FileEntry, tmpFile: string, onBytes: (n: number) => void) => Promise<HashResult>;
 
+/** Writes one object of a batch into `tmpFile`, reporting bytes as they arrive; returns what they hash to. */
+export type FillFetched = (tmpFile: string, onBytes: (n: number) => void) => Promise<HashResult>;
+
+/**
+ * Fetches several objects in one go (the source keeps them together, e.g.
+ * the files of one pack): calls `store` for each with a fill of its bytes;
+ * `store` verifies and keeps it, or throws INTEGRITY.
+ */
+export type FetchBatch = (batch: string, entries: FileEntry[], store: (entry: FileEntry, fill: FillFetched) => Promise<void>) => Promise<void>;
+
 export interface ImportOptions {
   /** discard unsaved changes of the working copy */
   force?: boolean;
@@ -38,6 +48,10 @@ export interface ImportOptions {
   objectName?: (sha256: string) => string;
   /** fetch only the objects of these paths of the tag */
   only?: ReadonlySet<string>;
+  /** the batch an object is fetched in (with `fetchBatch`), or undefined to fetch it alone */
+  batchOf?: (entry: FileEntry) => string | undefined;
+  /** fetches a batch of objects (see FetchBatch) */
+  fetchBatch?: FetchBatch;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
 }
@@ -143,18 +157,27 @@ async function fetchMissing(
   const counts: ImportCounts = { fetched: 0, bytes: 0, present: wanted.size - missing.length };
   const added: string[] = [];
   const meter = new TransferMeter("download", missing.reduce((n, e) => n + e.size, 0), opts.onProgress);
+  const stored = (entry: FileEntry) => {
+    added.push(entry.sha256);
+    counts.fetched++;
+    counts.bytes += entry.size;
+  };
+  const store = async (entry: FileEntry, fill: FillFetched) => {
+    await blobs.addFetched(entry, (tmp) => fill(tmp, (n) => meter.add(entry.sha256, n)));
+    stored(entry);
+  };
+  // Objects fetched alone, one job each; objects of a batch, one job per batch.
+  const jobs: Array<() => Promise<void>> = [];
+  const batches = new Map<string, FileEntry[]>();
+  for (const entry of missing) {
+    const batch = opts.fetchBatch ? opts.batchOf?.(entry) : undefined;
+    if (batch === undefined) jobs.push(() => store(entry, (tmp, onBytes) => fetch(entry, tmp, onBytes)));
+    else if (batches.has(batch)) batches.get(batch)!.push(entry);
+    else batches.set(batch, [entry]);
+  }
+  for (const [batch, entries] of batches) jobs.unshift(() => opts.fetchBatch!(batch, entries, store));
   try {
-    await forEachLimit(
-      missing,
-      opts.concurrency,
-      async (entry) => {
-        await blobs.addFetched(entry, (tmp) => fetch(entry, tmp, (n) => meter.add(entry.sha256, n)));
-        added.push(entry.sha256);
-        counts.fetched++;
-        counts.bytes += entry.size;
-      },
-      opts.signal,
-    );
+    await forEachLimit(jobs, opts.concurrency, (job) => job(), opts.signal);
     meter.done();
     throwIfCancelled(opts.signal);
     await ds.recordTag(manifest, opts.only);

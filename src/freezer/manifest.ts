@@ -13,11 +13,23 @@ import { validateSummary, type ContentSummary } from "./summary.js";
 export interface FileEntry {
   sha256: string;
   size: number;
+  /**
+   * In a bucket of layout version 2 only: the sha256 of the pack holding
+   * the file's bytes at `offset` (`size` of them); absent when the file is
+   * a single object. Local manifests never carry it.
+   */
+  pack?: string;
+  /** the file's first byte in `pack` */
+  offset?: number;
 }
+
+/** Manifest version 1: every file a single object; version 2: some files in packs. */
+export const MANIFEST_VERSION_PACKED = 2;
 
 export interface TagManifest {
   format: "minus80-tag";
-  version: 1;
+  /** 1, or 2 when some file entries carry `pack` and `offset` */
+  version: 1 | 2;
   dtype: string;
   name: string;
   tag: string;
@@ -119,7 +131,9 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
     if (typeof m[k] !== "string") throw fail(`field ${k} is missing or not a string`);
   }
   if (m.format !== undefined && m.format !== "minus80-tag") throw fail(`field format is not "minus80-tag"`);
-  if (m.version !== undefined && m.version !== 1) throw fail(`version ${JSON.stringify(m.version)} is not supported (this minus80 reads version 1)`);
+  if (m.version !== undefined && m.version !== 1 && m.version !== MANIFEST_VERSION_PACKED) {
+    throw fail(`version ${JSON.stringify(m.version)} is not supported (this minus80 reads versions 1 and 2): upgrade minus80`);
+  }
   if (Number.isNaN(Date.parse(m.created as string))) throw fail("field created is not an ISO 8601 time");
   if (!SHA256_RE.test(m.total as string)) throw fail("field total is not a sha256 hex digest");
   try {
@@ -141,10 +155,16 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
     const reason = badPathReason(p);
     if (reason) throw fail(`path ${JSON.stringify(p)} is refused (${reason})`, { path: p });
     if (typeof entry !== "object" || entry === null) throw fail(`entry for ${JSON.stringify(p)} is not an object`, { path: p });
-    const { sha256, size } = entry as Record<string, unknown>;
+    const { sha256, size, pack, offset } = entry as Record<string, unknown>;
     if (typeof sha256 !== "string" || !SHA256_RE.test(sha256)) throw fail(`entry for ${JSON.stringify(p)} has no valid sha256`, { path: p });
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw fail(`entry for ${JSON.stringify(p)} has an invalid size`, { path: p });
-    files[p] = { sha256, size };
+    if (pack === undefined && offset === undefined) files[p] = { sha256, size };
+    else {
+      if (m.version !== MANIFEST_VERSION_PACKED) throw fail(`entry for ${JSON.stringify(p)} names a pack in a version ${String(m.version)} manifest`, { path: p });
+      if (typeof pack !== "string" || !SHA256_RE.test(pack)) throw fail(`entry for ${JSON.stringify(p)} has no valid pack sha256`, { path: p });
+      if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) throw fail(`entry for ${JSON.stringify(p)} has an invalid pack offset`, { path: p });
+      files[p] = { sha256, size, pack, offset };
+    }
   }
   // A file path that is also a directory prefix of another path cannot be materialized.
   for (const p of Object.keys(files)) {
@@ -158,7 +178,7 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
   if (m.total !== total) throw fail(`its total does not match its files (computed ${total})`);
   return {
     format: "minus80-tag",
-    version: 1,
+    version: m.version === MANIFEST_VERSION_PACKED ? MANIFEST_VERSION_PACKED : 1,
     dtype: m.dtype as string,
     name: m.name as string,
     tag: m.tag as string,
@@ -186,6 +206,20 @@ export function buildTagManifest(args: { dtype: string; name: string; tag: strin
     total: computeTotal(files),
     ...(args.summary ? { summary: args.summary } : {}),
   };
+}
+
+/**
+ * The manifest without pack locations (version 1): what a local freezer
+ * keeps, whatever bucket the tag came from. The total is unchanged (it
+ * covers paths and sha256 only).
+ *
+ * @example withoutPacks(remote).files["a.txt"]   // { sha256, size }
+ */
+export function withoutPacks(m: TagManifest): TagManifest {
+  if (m.version === 1) return m;
+  const files = emptyFileMap();
+  for (const [p, e] of Object.entries(m.files)) files[p] = { sha256: e.sha256, size: e.size };
+  return { ...m, version: 1, files };
 }
 
 /** Serialized form, stable key order. */

@@ -12,6 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { expectCode } from "../helpers/assertions.js";
+import { gcBeforeManifest } from "../helpers/gcBeside.js";
 import { CloudData, type CloudOpenOptions } from "../../src/cloud/cloudData.js";
 import { LIST_PAGE_KEYS } from "../../src/cloud/remoteObjects.js";
 import { manifestKey, objectKey, rawKey } from "../../src/cloud/layout.js";
@@ -21,6 +22,7 @@ import type { ProgressEvent } from "../../src/progress.js";
 import { runCliAsync } from "../helpers/cliAsync.js";
 import { closedPort, configYaml, type CloudTarget, type TargetSettings } from "../helpers/s3servers.js";
 import { useTargetSession } from "../helpers/targetSession.js";
+import { packContract } from "./packContract.js";
 import { partialAndDryRunContract } from "./partialContract.js";
 
 /** Quick retries, so a failing test fails fast. */
@@ -367,18 +369,12 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         await new Promise((r) => setTimeout(r, graceMs + 1500)); // S3 times have 1 s resolution
         const gcer = await open("g", { gcGraceMs: graceMs });
         // A push whose manifest write waits until a gc has run in between.
-        const inner = a.backend;
-        let gcResult: Awaited<ReturnType<CloudData["gc"]>> | undefined;
-        const hooked = Object.create(inner) as typeof inner;
-        hooked.put = async (key, body, opts) => {
-          if (key.startsWith("datasets/") && !gcResult) gcResult = await gcer.gc();
-          return inner.put(key, body, opts);
-        };
-        const pusher = await open("a", { backend: hooked, gcGraceMs: graceMs });
+        const hook = gcBeforeManifest(a.backend, gcer);
+        const pusher = await open("a", { backend: hook.backend, gcGraceMs: graceMs });
         await frozen(pusher, "Second", { "a.txt": "reused bytes" }, "v1");
         const r = await pusher.put("Second", DTYPE, { tag: "v1" });
         expect(r.manifests).toBe(1); // (s3rver ignores the refresh: there the object is sent again instead)
-        expect(gcResult).toMatchObject({ deleted: 0, young: 1 });
+        expect(hook.result()).toMatchObject({ deleted: 0, young: 1 });
         const b = await open("b");
         await b.get("Second", DTYPE, { tag: "v1" });
         expect(thawed(b, "Second", "a.txt").toString()).toBe("reused bytes");
@@ -552,6 +548,7 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
     });
 
     partialAndDryRunContract({ session, open, frozen });
+    packContract({ session, open, frozen });
 
     describe("CLI", () => {
       function cli(...args: string[]) {
@@ -567,8 +564,8 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
 
         const push = await cli("cloud", "push", "Cohort", "TestCohort", "--tag", "v1", "--quiet");
         expect(push.status, push.stderr).toBe(0);
-        expect(push.stdout).toContain("1 object uploaded");
-        expect((await cli("cloud", "push", "Cohort", "TestCohort", "--tag", "v1")).stdout).toContain("0 objects uploaded");
+        expect(push.stdout).toContain("1 file uploaded");
+        expect((await cli("cloud", "push", "Cohort", "TestCohort", "--tag", "v1")).stdout).toContain("0 files uploaded");
         expect(await cli("cloud", "ls")).toMatchObject({ status: 0, stdout: "-----Cohort------\nTestCohort\n" });
         expect(JSON.parse((await cli("cloud", "ls", "--json")).stdout)).toEqual({ Cohort: ["TestCohort"] });
         expect((await cli("cloud", "ls", "--tags")).stdout).toMatch(/^-----Cohort------\nTestCohort\n {4}v1 /);

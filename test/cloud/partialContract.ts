@@ -7,7 +7,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { copiesAreFree, SPACE_MARGIN_BYTES } from "../../src/disk/space.js";
-import type { CloudData } from "../../src/cloud/cloudData.js";
+import type { CloudData, CloudOpenOptions } from "../../src/cloud/cloudData.js";
+import type { TargetSettings } from "../helpers/s3servers.js";
 import { manifestKey, objectKey } from "../../src/cloud/layout.js";
 import type { TagManifest } from "../../src/freezer/manifest.js";
 import { Accession } from "../../src/types/accession.js";
@@ -18,7 +19,7 @@ import { snapshotTree } from "../helpers/tree.js";
 
 export interface ContractTools {
   session: TargetSession;
-  open(machine?: string): Promise<CloudData>;
+  open(machine?: string, extra?: Partial<CloudOpenOptions> & Partial<TargetSettings>): Promise<CloudData>;
   frozen(cloud: CloudData, name: string, files: Record<string, string | Buffer>, tag?: string): Promise<TagManifest | undefined>;
 }
 

@@ -46,6 +46,9 @@ describe("cloud ls|pull|verify --from a static web server over a folder remote",
     fs.mkdirSync(path.join(ds.thawedDir, "reads"), { recursive: true });
     fs.writeFileSync(path.join(ds.thawedDir, "reads", "S1_R1.fastq"), "@r1\nACGT\n+\nIIII\n".repeat(500));
     fs.writeFileSync(path.join(ds.thawedDir, "notes.txt"), "v1 notes");
+    // Enough small files to be packed (layout version 2): pulls read them with ranged GETs of the pack.
+    fs.mkdirSync(path.join(ds.thawedDir, "small"), { recursive: true });
+    for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(ds.thawedDir, "small", `s${i}.txt`), `small file ${i}\n`.repeat(i + 1));
     await ds.freeze("v1");
     await cloud.push("Cohort", "Public", { tag: "v1" });
     fs.writeFileSync(path.join(ds.thawedDir, "notes.txt"), "v2 notes");

@@ -78,6 +78,9 @@ if (!target) {
       fs.mkdirSync(path.join(ds.thawedDir, "reads"), { recursive: true });
       fs.writeFileSync(path.join(ds.thawedDir, "reads", "S1_R1.fastq"), randomBytes(300_000));
       fs.writeFileSync(path.join(ds.thawedDir, "notes.txt"), "v1");
+      // Enough small files to be packed (layout version 2): pulls read them with ranged GETs of the pack.
+      fs.mkdirSync(path.join(ds.thawedDir, "small"), { recursive: true });
+      for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(ds.thawedDir, "small", `s${i}.txt`), `small file ${i}\n`.repeat(i + 1));
       await ds.freeze("v1");
       const v1 = treeDigest(ds.thawedDir);
       fs.writeFileSync(path.join(ds.thawedDir, "notes.txt"), "v2");

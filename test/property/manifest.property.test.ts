@@ -424,12 +424,24 @@ describe("known bugs in src/freezer/manifest.ts (expected to fail until fixed)",
     if (!r.ok) expect((r.error as Error).message).not.toMatch(RAW_C0);
   });
 
-  // `format` and `version` are not checked: a manifest of another format or a future
-  // version is read as version 1 instead of being refused.
+  // `format` and `version` are checked: a manifest of another format or a future
+  // version is refused, not read as version 1.
   it("a manifest of another format or version is refused", () => {
-    for (const patch of [{ format: "something-else" }, { version: 2 }, { created: "not a date" }]) {
+    // Version 2 is the manifest of a bucket with packs (layout version 2); 3 is from a future minus80.
+    for (const patch of [{ format: "something-else" }, { version: 3 }, { created: "not a date" }]) {
       const r = attempt(() => parseTagManifest(JSON.stringify({ ...manifestWith({}), ...patch }), SOURCE));
       expect(r.ok, JSON.stringify(patch)).toBe(false);
+    }
+  });
+
+  it("pack locations (pack, offset) are read in a version-2 manifest only, and must be well formed", () => {
+    const packed = { "a.txt": { sha256: SHA_A, size: 3, pack: SHA_B, offset: 10 } };
+    const ok = parseTagManifest(JSON.stringify({ ...manifestWith(packed), version: 2 }), SOURCE);
+    expect(ok.files["a.txt"]).toEqual({ sha256: SHA_A, size: 3, pack: SHA_B, offset: 10 });
+    expect(attempt(() => parseTagManifest(JSON.stringify(manifestWith(packed)), SOURCE)).ok).toBe(false); // version 1
+    for (const bad of [{ pack: "xyz", offset: 0 }, { pack: SHA_B, offset: -1 }, { pack: SHA_B }, { offset: 4 }]) {
+      const files = { "a.txt": { sha256: SHA_A, size: 3, ...bad } };
+      expect(attempt(() => parseTagManifest(JSON.stringify({ ...manifestWith(files), version: 2 }), SOURCE)).ok, JSON.stringify(bad)).toBe(false);
     }
   });
 });

@@ -222,8 +222,9 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
     await b.get("Second", DTYPE, { tag: "v1" });
   });
 
-  it(
-    "gc looping in one process while another pushes tags reusing old unreferenced objects never deletes what a committed tag needs",
+  // Two small files per tag stay single objects; twenty are packed (layout version 2).
+  for (const [kind, per] of [["objects", 2], ["packs", 20]] as const) it(
+    `gc looping in one process while another pushes tags reusing old unreferenced ${kind} never deletes what a committed tag needs`,
     async () => {
       const graceMs = 2000;
       const tags = 6;
@@ -231,7 +232,8 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
       // Old, unreferenced objects, one group per future tag.
       const groups: Record<string, Buffer>[] = [];
       for (let i = 0; i < tags; i++) {
-        const files = { [`g${i}-1.bin`]: pseudoRandomBytes(100 + i, 3000), [`g${i}-2.bin`]: pseudoRandomBytes(200 + i, 4000) };
+        const files: Record<string, Buffer> = {};
+        for (let j = 0; j < per; j++) files[`g${i}-${j + 1}.bin`] = pseudoRandomBytes(100 * (j + 1) + i, 3000 + 1000 * (j % 4));
         groups.push(files);
         await frozen(a, `Old${i}`, files, "v1");
         await a.put(`Old${i}`, DTYPE, { tag: "v1" });
@@ -256,8 +258,8 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
         const cloud = await open({ gcGraceMs: ${graceMs} });
         while (!fs.existsSync(V.startFile)) await sleep(2); // start together with the pushes
         let runs = 0, deleted = 0;
-        while (!fs.existsSync(V.doneFile)) { const r = await cloud.gc(); runs++; deleted += r.deleted; }
-        const r = await cloud.gc(); runs++; deleted += r.deleted;
+        while (!fs.existsSync(V.doneFile)) { const r = await cloud.gc(); runs++; deleted += r.deleted + r.packsDeleted; }
+        const r = await cloud.gc(); runs++; deleted += r.deleted + r.packsDeleted;
         cloud.close();
         emit({ ok: true, runs, deleted });`;
       const doneFile = path.join(session.env.root, "pusher-done");
@@ -269,11 +271,11 @@ describe.each(targets())("concurrent writers on %s", (_label, start) => {
       expect(push.out, push.stderr).toMatchObject({ ok: true });
       expect(gc.out, gc.stderr).toMatchObject({ ok: true });
       fig.runs++;
-      bump(fig.runsByKind, "gc loop beside a pushing process");
+      bump(fig.runsByKind, `gc loop beside a pushing process (${kind})`);
       bump(fig.extra as Record<string, number>, "gc runs beside pushes", Number(gc.out.runs));
       bump(fig.extra as Record<string, number>, "gc deletions beside pushes", Number(gc.out.deleted));
       // Each tag brings one new object; more means reused ones were sent again (gc had taken them, or s3rver ignored the refresh).
-      bump(fig.extra as Record<string, number>, "reused objects the pushes sent again", Number(push.out.uploaded) - tags);
+      bump(fig.extra as Record<string, number>, `reused ${kind}' files the pushes sent again`, Number(push.out.uploaded) - tags);
       const report = await a.verify();
       checkState(fig, report.ok, `after gc beside pushes: ${report.problems.map((x) => x.message).join("; ")}`);
       expect(report.problems).toEqual([]);

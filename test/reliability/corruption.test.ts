@@ -2,7 +2,9 @@
  * Damaged bucket content on every storage target: a flipped byte, a
  * truncated or extended object (small and multipart-sized), a manifest
  * whose sizes lie (larger, smaller, enormous; objects already local or
- * not), a raw file whose bytes no longer match its sha256. Every `get`
+ * not), a raw file whose bytes no longer match its sha256, a pack (layout
+ * version 2) with a flipped byte or cut short, and a manifest lying about a
+ * packed file's offset or size. Every `get`
  * fails with INTEGRITY naming the object and writes nothing: the local
  * freezer (or the output directory) is byte-identical before and after.
  */
@@ -10,7 +12,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CloudData } from "../../src/cloud/cloudData.js";
-import { manifestKey, objectKey, rawKey } from "../../src/cloud/layout.js";
+import { manifestKey, objectKey, packKey, rawKey } from "../../src/cloud/layout.js";
+import { MANIFEST_VERSION_PACKED, parseTagManifest } from "../../src/freezer/manifest.js";
 import { serializeTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
 import { useTargetSession } from "../helpers/targetSession.js";
 import { bump, checkState, newFigures, writeFigures, type Figures } from "./figures.js";
@@ -108,6 +111,73 @@ describe.each(targets())("corrupted bucket content on %s", (_label, start) => {
         await expectRefused(c, `manifest size lies (${tag})${c === local ? ", object local" : ""}`, () => c.get("TestCohort", DTYPE, { tag }), key);
         expect(c.freezer.dataset(DTYPE, "TestCohort").hasTag(tag)).toBe(false);
       }
+    }
+  });
+
+  /** v1 of 40 small files, pushed (so packed); the pack's key and bytes, and the bucket's manifest. */
+  async function packedTag() {
+    const a = await open("a");
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 40; i++) files[`s/f${String(i).padStart(2, "0")}.bin`] = pseudoRandomBytes(100 + i, 2000 + 97 * i);
+    await frozen(a, "Packed", files, "v1");
+    await a.put("Packed", DTYPE, { tag: "v1" });
+    const chunks: Buffer[] = [];
+    const text = async (key: string) => {
+      const parts: Buffer[] = [];
+      for await (const c of (await a.backend.get(key)).body as AsyncIterable<Buffer>) parts.push(c);
+      return Buffer.concat(parts);
+    };
+    const m = parseTagManifest((await text(manifestKey(DTYPE, "Packed", "v1"))).toString("utf8"), "v1");
+    expect(m.version).toBe(MANIFEST_VERSION_PACKED);
+    const key = packKey(m.files["s/f07.bin"]!.pack!);
+    chunks.push(await text(key));
+    return { a, files, m, key, pack: chunks[0]! };
+  }
+
+  it("a pack with a flipped byte or cut short makes get fail with INTEGRITY naming the pack and its damaged files, writing nothing; appended bytes harm no file", async () => {
+    const { a, files, m, key, pack } = await packedTag();
+    const fresh = await open("c");
+    const flipped = Buffer.from(pack);
+    const at = m.files["s/f07.bin"]!.offset! + 5;
+    flipped[at] = flipped[at]! ^ 0x20;
+    const lastOffset = m.files["s/f39.bin"]!.offset!;
+    for (const [what, damaged, names] of [
+      ["pack flipped byte", flipped, ["s/f07.bin"]],
+      ["pack truncated", pack.subarray(0, lastOffset + 10), ["s/f39.bin"]],
+    ] as const) {
+      await a.backend.put(key, damaged, { size: damaged.length });
+      await expectRefused(fresh, what, () => fresh.get("Packed", DTYPE, { tag: "v1" }), key);
+      const err = await expectCode(fresh.get("Packed", DTYPE, { tag: "v1" }), "INTEGRITY");
+      expect(err.data.paths).toEqual(names);
+      expect(fresh.freezer.datasets()).toEqual([]);
+      expect((await a.verify({ dtype: DTYPE, name: "Packed" })).problems.map((p) => p.key)).toContain(key);
+    }
+    // Bytes appended after the last file change no file: the pull succeeds; verify reports the pack.
+    await a.backend.put(key, Buffer.concat([pack, Buffer.from("x")]), { size: pack.length + 1 });
+    await fresh.get("Packed", DTYPE, { tag: "v1" });
+    const dir = fresh.freezer.dataset(DTYPE, "Packed").thawedDir;
+    for (const [p, c] of Object.entries(files)) expect(sha256(fs.readFileSync(path.join(dir, p))), p).toBe(sha256(c));
+    expect((await a.verify({ dtype: DTYPE, name: "Packed" })).problems).toEqual([expect.objectContaining({ kind: "damaged", key })]);
+  });
+
+  it("a manifest lying about a packed file's offset or size makes get fail with INTEGRITY naming the pack", async () => {
+    const { a, m, key } = await packedTag();
+    const fresh = await open("c");
+    const lie = async (tag: string, change: { offset?: number; size?: number }) => {
+      const lied: TagManifest = { ...m, tag, files: { ...m.files, "s/f07.bin": { ...m.files["s/f07.bin"]!, ...change } } };
+      const body = Buffer.from(serializeTagManifest(lied));
+      await a.backend.put(manifestKey(DTYPE, "Packed", tag), body, { size: body.length });
+    };
+    const e = m.files["s/f07.bin"]!;
+    for (const [tag, change] of [
+      ["shifted", { offset: e.offset! + 1 }],
+      ["past-the-end", { offset: 2 ** 40 }],
+      ["larger", { size: e.size + 1 }],
+      ["enormous", { size: 2 ** 52 }],
+    ] as const) {
+      await lie(tag, change);
+      await expectRefused(fresh, `packed entry lies (${tag})`, () => fresh.get("Packed", DTYPE, { tag }), key);
+      expect(fresh.freezer.dataset(DTYPE, "Packed").hasTag(tag)).toBe(false);
     }
   });
 

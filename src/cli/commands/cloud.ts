@@ -81,7 +81,8 @@ export function registerCloudCommands(program: Command): void {
         if (opts.json) return printJson(r.commit ? { ...r, guarantee: PROTOCOL_GUARANTEE[r.commit] } : r);
         const slug = formatSlug(dtype, name);
         const what = [...r.tags.map((t) => `${t} (new)`), ...r.unchanged.map((t) => `${t} (unchanged)`)].join(", ");
-        println(`Pushed ${slug}: ${what || "nothing"}; ${r.uploaded} object${r.uploaded === 1 ? "" : "s"} uploaded (${formatBytes(r.bytes)}), ${r.skipped} already there`);
+        const packs = r.packs > 0 ? `, the small ones in ${r.packs} pack${r.packs === 1 ? "" : "s"}` : "";
+        println(`Pushed ${slug}: ${what || "nothing"}; ${r.uploaded} file${r.uploaded === 1 ? "" : "s"} uploaded (${formatBytes(r.bytes)}${packs}), ${r.skipped} already there`);
         if (r.commit === "read-back") process.stderr.write(`note: ${c.location} does not enforce create-only writes; ${PROTOCOL_GUARANTEE["read-back"]}\n`);
         reportCatalog(r.catalog);
       });
@@ -159,7 +160,10 @@ export function registerCloudCommands(program: Command): void {
         println(
           `${verb} ${r.deleted} unreferenced object${r.deleted === 1 ? "" : "s"} (${formatBytes(r.bytes)}), ${r.uploadsAborted} stale upload${r.uploadsAborted === 1 ? "" : "s"} ` +
             `and ${r.sharesExpired} expired share link${r.sharesExpired === 1 ? "" : "s"}; ` +
-            `kept ${r.referenced} referenced by ${r.manifests} tag${r.manifests === 1 ? "" : "s"} and ${r.young} too recent to judge`,
+            `kept ${r.referenced} referenced by ${r.manifests} tag${r.manifests === 1 ? "" : "s"} and ${r.young} too recent to judge` +
+            (r.packsDeleted + r.packsReferenced + r.packsYoung > 0
+              ? `; packs: ${r.packsDeleted} ${r.dryRun ? "would be " : ""}deleted, ${r.packsReferenced} referenced, ${r.packsYoung} too recent to judge`
+              : ""),
         );
       });
     });

@@ -63,6 +63,7 @@ export function formatVerifyReport(r: VerifyReport): string {
   const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
   const lines = [
     `Checked ${r.location}: ${plural(r.manifests, "tag")} of ${plural(r.datasets, "dataset")}, ${plural(r.objects, "object")}` +
+      `${r.packs > 0 ? `, ${plural(r.packs, "pack")} holding ${plural(r.packedFiles, "file")}` : ""}` +
       `${r.rawFiles > 0 ? ` and ${plural(r.rawFiles, "raw file")}` : ""} (${formatBytes(r.bytes)} re-hashed)`,
   ];
   for (const p of r.problems) {

@@ -78,7 +78,7 @@ export class HttpBackend implements Backend {
       const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
       if (res.status !== 206 || !m || Number(m[1]) !== offset) {
         void res.body?.cancel().catch(() => undefined);
-        throw new CloudError(`${this.location} did not honour a ranged read of ${key} (bytes ${offset}-${opts.end ?? ""})`, { key, transient: false });
+        throw new CloudError(`${this.location} did not honour a ranged read of ${key} (bytes ${offset}-${opts.end ?? ""})`, { key, transient: false, rangeRefused: true });
       }
       size = Number(m[3]);
     }
