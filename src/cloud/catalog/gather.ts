@@ -26,7 +26,7 @@ import { fetchManifest, readSmallObject, type CloudContext, type OperationOption
 export const CATALOG_FORMAT = "minus80-catalog";
 /** A previous page larger than this is not read for reuse (its manifests are read instead). */
 export const MAX_REUSED_PAGE_BYTES = 256 * 1024 * 1024;
-const EMBEDDED_DATA = /<script type="application\/json" id="catalog-data">(.*?)<\/script>/s;
+const EMBEDDED_DATA_RE = /<script type="application\/json" id="catalog-data">(.*?)<\/script>/s;
 
 export interface CatalogTag extends TagSummary {
   summary?: ContentSummary;
@@ -127,7 +127,7 @@ async function previousSummaries(backend: Backend, signal?: AbortSignal): Promis
   let data: Partial<CatalogData>;
   try {
     const html = (await readSmallObject(backend, CATALOG_KEY, MAX_REUSED_PAGE_BYTES, signal)).data.toString("utf8");
-    data = JSON.parse(EMBEDDED_DATA.exec(html)?.[1] ?? "null") as Partial<CatalogData>;
+    data = JSON.parse(EMBEDDED_DATA_RE.exec(html)?.[1] ?? "null") as Partial<CatalogData>;
   } catch (err) {
     if (hasCode(err, "CANCELLED")) throw err;
     return out; // none yet, or not one minus80 wrote: every manifest is read
