@@ -33,6 +33,10 @@
  * packs through their index, and relies on a pack only after a HEAD of it),
  * then the pack. An index whose pack is gone is deleted once old.
  *
+ * With `repack`, gc also rewrites old packs that are mostly dead bytes
+ * (packs/repack.ts): their live files go to new packs, the manifests are
+ * pointed there, and the old packs become unreferenced, for a later gc.
+ *
  * gc also deletes the share objects of expired links (share.ts).
  *
  * `nuke` deletes everything minus80 stored under the prefix (the marker,
@@ -45,6 +49,8 @@ import { isObjectNotFound } from "./backends/errors.js";
 import { DATASETS_PREFIX, LAYOUT_ROOTS, OBJECTS_PREFIX, parseManifestKey, parseObjectKey, parseShareKey, SHARES_PREFIX } from "./layout.js";
 import { deleteMarker } from "./marker.js";
 import { collectPacks, listPacks } from "./packs/gcPacks.js";
+import type { PackedFile } from "./packs/reader.js";
+import { repackPacks } from "./packs/repack.js";
 import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
 
 /** Objects gc never deletes when younger than this (overridable for tests). */
@@ -56,6 +62,8 @@ const UPLOAD_TIME_ROUNDING_MS = 1000;
 export interface GcOptions extends OperationOptions {
   /** only report what would be deleted */
   dryRun?: boolean;
+  /** also repack old packs whose live files fill less than half of them (packs/repack.ts) */
+  repack?: boolean;
 }
 
 export interface GcResult {
@@ -78,6 +86,12 @@ export interface GcResult {
   packsReferenced: number;
   /** unreferenced packs kept because they are younger than the grace period */
   packsYoung: number;
+  /** with `repack`: what was repacked (packs/repack.ts) */
+  packsRepacked: number;
+  packsWritten: number;
+  manifestsRewritten: number;
+  /** with `repack`: bytes of the repacked packs, which a later gc frees once they are old */
+  repackFreeable: number;
 }
 
 /**
@@ -103,6 +117,9 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
   }
   const referenced = new Set<string>();
   const referencedPacks = new Set<string>();
+  /** with repack: each pack's live files, and the manifests naming it */
+  const live = new Map<string, Map<string, PackedFile>>();
+  const users = new Map<string, Array<{ dtype: string; name: string; tag: string }>>();
   await forEachLimit(manifestKeys, ctx.concurrency, async ({ dtype, name, tag }) => {
     let m;
     try {
@@ -115,15 +132,27 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
       }
       throw err;
     }
+    const named = new Set<string>();
     for (const e of Object.values(m.files)) {
-      if (e.pack !== undefined) referencedPacks.add(e.pack);
-      else referenced.add(e.sha256);
+      if (e.pack === undefined) referenced.add(e.sha256);
+      else {
+        referencedPacks.add(e.pack);
+        if (!opts.repack) continue;
+        if (!live.has(e.pack)) live.set(e.pack, new Map());
+        live.get(e.pack)!.set(e.sha256, { sha256: e.sha256, size: e.size, pack: e.pack, offset: e.offset! });
+        named.add(e.pack);
+      }
+    }
+    for (const pack of named) {
+      if (!users.has(pack)) users.set(pack, []);
+      users.get(pack)!.push({ dtype, name, tag });
     }
   }, signal);
 
   const victims: Array<{ key: string; size: number }> = [];
   const result: GcResult = {
     dryRun, deleted: 0, bytes: 0, young: 0, referenced: 0, manifests: manifestKeys.length, uploadsAborted: 0, sharesExpired: 0, packsDeleted: 0, packsReferenced: 0, packsYoung: 0,
+    packsRepacked: 0, packsWritten: 0, manifestsRewritten: 0, repackFreeable: 0,
   };
   for (const o of objects) {
     if (referenced.has(o.sha)) result.referenced++;
@@ -150,6 +179,7 @@ export async function gc(ctx: CloudContext, opts: GcOptions = {}): Promise<GcRes
   }
 
   await collectPacks(ctx, packs, referencedPacks, cutoff, dryRun, result, signal);
+  if (opts.repack) await repackPacks(ctx, { listing: packs, live, users, cutoff, dryRun }, result, signal);
 
   // A share link's grant is useless once the link expired (its expiry is in its key; see share.ts).
   for await (const o of backend.list(SHARES_PREFIX, { signal })) {

@@ -585,6 +585,8 @@ export function cloudContract(label: string, start: () => Promise<CloudTarget>):
         expect(await cli("cloud", "nuke")).toMatchObject({ status: 2 });
         expect((await cli("cloud", "remove", "Cohort", "TestCohort", "--tag", "v1")).status).toBe(0);
         expect(JSON.parse((await cli("cloud", "gc", "--dry-run", "--json")).stdout)).toMatchObject({ dryRun: true, deleted: 0, young: 1 });
+        const repack = await cli("cloud", "gc", "--dry-run", "--repack");
+        expect(repack.stdout).toMatch(/^Would delete 0 unreferenced objects .*; repack: 0 packs would be repacked, 0 B freed by a gc once they are older than the grace period\n$/);
         expect((await cli("cloud", "nuke", "--yes")).status).toBe(0);
         expect((await cli("cloud", "ls", "--raw")).stdout).toBe("Nothing here yet!\n");
       });

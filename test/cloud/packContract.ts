@@ -39,11 +39,15 @@ async function keysOf(cloud: CloudData): Promise<string[]> {
   return out.sort();
 }
 
-async function readText(cloud: CloudData, key: string): Promise<string> {
+async function readBytes(cloud: CloudData, key: string): Promise<Buffer> {
   const r = await cloud.backend.get(key);
   const chunks: Buffer[] = [];
   for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+async function readText(cloud: CloudData, key: string): Promise<string> {
+  return (await readBytes(cloud, key)).toString("utf8");
 }
 
 async function remoteManifest(cloud: CloudData, name: string, tag: string): Promise<TagManifest> {
@@ -171,9 +175,7 @@ export function packContract({ session, open, frozen }: ContractTools): void {
       const victim = m.files["s/f0005.bin"]!;
       const key = packKey(victim.pack!);
       const pack = (await a.backend.head(key)).size;
-      const whole: Buffer[] = [];
-      for await (const c of (await a.backend.get(key)).body as AsyncIterable<Buffer>) whole.push(c);
-      const damaged = Buffer.concat(whole);
+      const damaged = await readBytes(a, key);
       expect(damaged.length).toBe(pack);
       damaged[victim.offset! + 10] ^= 0xff;
       damaged[m.files["s/f0031.bin"]!.offset!] ^= 0xff;
@@ -234,6 +236,69 @@ export function packContract({ session, open, frozen }: ContractTools): void {
       await a.push(DTYPE, "Young", { tag: "v1" });
       await a.remove("Young", DTYPE);
       expect(await a.gc()).toMatchObject({ packsDeleted: 0, packsYoung: 1 });
+    });
+
+    it("gc --repack moves the live files of a mostly dead pack to a new pack and rewrites the manifests; a later gc frees the old pack; every tag pulls byte-exact", async () => {
+      const files = smallFiles(60);
+      const kept = Object.fromEntries(Object.entries(files).slice(0, 5));
+      const a = await open("a");
+      await frozen(a, "Big", files, "v1");
+      await a.push(DTYPE, "Big", { tag: "v1" });
+      await frozen(a, "Small", kept, "v1");
+      await a.push(DTYPE, "Small", { tag: "v1" });
+      const before = await remoteManifest(a, "Small", "v1");
+      const old = before.files["s/f0000.bin"]!.pack!;
+      expect(Object.values(before.files).every((e) => e.pack === old)).toBe(true); // found in Big's pack, not sent again
+      await a.remove("Big", DTYPE);
+      // A young pack is never repacked (a push may be reusing it).
+      expect(await a.gc({ repack: true, dryRun: true })).toMatchObject({ packsRepacked: 0 });
+      const now = await open("a", { gcGraceMs: 0 });
+      const keys = await keysOf(a);
+      const dry = await now.gc({ repack: true, dryRun: true });
+      expect(dry).toMatchObject({ packsRepacked: 1, packsWritten: 0, manifestsRewritten: 0 });
+      expect(dry.repackFreeable).toBeGreaterThan(50 * 1024);
+      expect(await keysOf(a)).toEqual(keys);
+
+      const r = await now.gc({ repack: true });
+      expect(r).toMatchObject({ packsRepacked: 1, packsWritten: 1, manifestsRewritten: 1, packsDeleted: 0 });
+      const after = await remoteManifest(a, "Small", "v1");
+      const fresh = after.files["s/f0000.bin"]!.pack!;
+      expect(fresh).not.toBe(old);
+      expect(after.total).toBe(before.total);
+      for (const [p, e] of Object.entries(after.files)) expect({ sha256: e.sha256, size: e.size, pack: e.pack }).toEqual({ sha256: before.files[p]!.sha256, size: before.files[p]!.size, pack: fresh });
+      // The old pack stays until a later gc (a pull that read the old manifest can finish); its index is gone, so no push reuses it.
+      expect(await keysOf(a)).toEqual(expect.arrayContaining([packKey(old), packKey(fresh), packIndexKey(fresh)]));
+      expect(await keysOf(a)).not.toContain(packIndexKey(old));
+      const b = await open("b");
+      await b.pull(DTYPE, "Small", { tag: "v1" });
+      expect(thawedTree(b, "Small")).toEqual(digest(kept));
+
+      expect(await now.gc()).toMatchObject({ packsDeleted: 1, packsReferenced: 1 });
+      expect((await keysOf(a)).filter((k) => k.startsWith("packs/")).sort()).toEqual([packIndexKey(fresh), packKey(fresh)].sort());
+      expect(await now.gc({ repack: true })).toMatchObject({ packsRepacked: 0 }); // the new pack is all live
+      expect((await now.verify()).ok).toBe(true);
+      const c = await open("c");
+      await c.pull(DTYPE, "Small", { tag: "v1" });
+      expect(thawedTree(c, "Small")).toEqual(digest(kept));
+    });
+
+    it("gc --repack of a damaged pack is INTEGRITY naming it, and leaves every manifest as it was", async () => {
+      const files = smallFiles(40);
+      const a = await open("a");
+      await frozen(a, "Big", files, "v1");
+      await a.push(DTYPE, "Big", { tag: "v1" });
+      await frozen(a, "Small", Object.fromEntries(Object.entries(files).slice(0, 3)), "v1");
+      await a.push(DTYPE, "Small", { tag: "v1" });
+      const before = await readText(a, manifestKey(DTYPE, "Small", "v1"));
+      const pack = (await remoteManifest(a, "Small", "v1")).files["s/f0000.bin"]!.pack!;
+      await a.remove("Big", DTYPE);
+      const body = await readBytes(a, packKey(pack));
+      body[10] ^= 0xff; // inside the first file, which Small keeps
+      await a.backend.put(packKey(pack), body, { size: body.length });
+      const now = await open("a", { gcGraceMs: 0 });
+      const err = await expectCode(now.gc({ repack: true }), "INTEGRITY");
+      expect(err.message).toContain(packKey(pack));
+      expect(await readText(a, manifestKey(DTYPE, "Small", "v1"))).toBe(before);
     });
 
     it("gc running while a push commits never deletes an old unreferenced pack the new tag reuses", async () => {

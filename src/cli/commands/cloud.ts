@@ -152,9 +152,10 @@ export function registerCloudCommands(program: Command): void {
 
   writeCommand(cloud, "gc", "delete objects no tag references (older than 24 h), stale unfinished uploads and the share objects of expired links")
     .option("--dry-run", "only report what would be deleted")
-    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
+    .option("--repack", "also rewrite old packs that are mostly unreferenced, so that a later gc frees them")
+    .action(async (opts: { dryRun?: boolean; repack?: boolean; json?: boolean }) => {
       await withCloud(async (c) => {
-        const r = await c.gc({ dryRun: opts.dryRun, signal: commandSignal() });
+        const r = await c.gc({ dryRun: opts.dryRun, repack: opts.repack, signal: commandSignal() });
         if (opts.json) return printJson(r);
         const verb = r.dryRun ? "Would delete" : "Deleted";
         println(
@@ -163,6 +164,11 @@ export function registerCloudCommands(program: Command): void {
             `kept ${r.referenced} referenced by ${r.manifests} tag${r.manifests === 1 ? "" : "s"} and ${r.young} too recent to judge` +
             (r.packsDeleted + r.packsReferenced + r.packsYoung > 0
               ? `; packs: ${r.packsDeleted} ${r.dryRun ? "would be " : ""}deleted, ${r.packsReferenced} referenced, ${r.packsYoung} too recent to judge`
+              : "") +
+            (opts.repack
+              ? `; repack: ${r.packsRepacked} pack${r.packsRepacked === 1 ? "" : "s"} ${r.dryRun ? "would be " : ""}repacked` +
+                (r.dryRun ? "" : ` into ${r.packsWritten}, ${r.manifestsRewritten} manifest${r.manifestsRewritten === 1 ? "" : "s"} rewritten`) +
+                `, ${formatBytes(r.repackFreeable)} freed by a gc once they are older than the grace period`
               : ""),
         );
       });

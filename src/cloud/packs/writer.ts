@@ -14,7 +14,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { FileEntry } from "../../freezer/manifest.js";
-import { readCheckedFile } from "../../integrity/checkedFile.js";
+import { readCheckedFile, type CheckedFile } from "../../integrity/checkedFile.js";
 import { packIndexKey, packKey } from "../layout.js";
 import type { CloudContext } from "../remote.js";
 import { uploadFile } from "../transfer/upload.js";
@@ -48,17 +48,21 @@ export interface WritePackOptions {
   signal?: AbortSignal;
   /** bytes of this pack sent so far */
   onBytes?: (n: number) => void;
+  /** where a member's bytes are read from (default: the local blob store) */
+  sourceOf?: (sha256: string) => CheckedFile;
 }
 
 /**
  * Builds one pack of `members` (in this order) from the local blob store,
- * uploads it and its index, and returns the index. The same members give
+ * uploads it and its index, and returns the index. Members are read from
+ * the local blob store, or from `sourceOf` (repack.ts). The same members give
  * the same pack, byte for byte (so a pack can be sent again).
  *
  * @example const idx = await writePack(ctx, [{ sha256, size }]);  idx.pack // its sha256
  */
 export async function writePack(ctx: CloudContext, members: readonly FileEntry[], opts: WritePackOptions = {}): Promise<PackIndex> {
   const { backend, freezer } = ctx;
+  const sourceOf = opts.sourceOf ?? ((sha: string) => freezer.blobs.sourceOf(sha));
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "minus80-pack-"));
   try {
     const file = path.join(dir, "pack");
@@ -68,7 +72,7 @@ export async function writePack(ctx: CloudContext, members: readonly FileEntry[]
     try {
       for (const m of members) {
         // Checked against its sha256 as it is read: a damaged local object never enters a pack.
-        const data = await readCheckedFile(freezer.blobs.sourceOf(m.sha256), `a pack (file ${m.sha256})`, m.size);
+        const data = await readCheckedFile(sourceOf(m.sha256), `a pack (file ${m.sha256})`, m.size);
         hash.update(data);
         await fh.write(data);
         index.files.push({ sha256: m.sha256, offset: index.size, size: m.size });
