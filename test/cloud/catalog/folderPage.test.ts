@@ -16,9 +16,9 @@ import { runCliAsync } from "../../helpers/cliAsync.js";
 import { configYaml } from "../../helpers/s3servers.js";
 import { startStaticServer, type StaticServer } from "../../helpers/staticServer.js";
 import { makeTempEnv, type TempEnv } from "../../helpers/tempEnv.js";
-import { expectSelfContained, pushFixture, RAW_FASTQ, visibleTexts } from "./fixture.js";
+import { expectSelfContained, pushFixture, RAW_FASTQ, SHARED_YAML, visibleTexts } from "./fixture.js";
 
-describe.skipIf(!hasChromium())("the catalog page of a folder remote, in Chromium", () => {
+describe.skipIf(!hasChromium() || !fs.existsSync(SHARED_YAML))("the catalog page of a folder remote, in Chromium (needs ../shared/data/fastq)", () => {
   let env: TempEnv;
   let remote: string;
   const browser = sharedBrowser();

@@ -20,13 +20,13 @@ import { hasChromium, openPage, PHONE, screenshot, sharedBrowser } from "../../h
 import { runCliAsync } from "../../helpers/cliAsync.js";
 import { configYaml, ENV_TARGET_HELP, envTarget, type TargetSettings } from "../../helpers/s3servers.js";
 import { makeTempEnv, type TempEnv } from "../../helpers/tempEnv.js";
-import { expectSelfContained, pushFixture, RAW_FASTQ, visibleTexts } from "./fixture.js";
+import { expectSelfContained, pushFixture, RAW_FASTQ, SHARED_YAML, visibleTexts } from "./fixture.js";
 
 const target = envTarget();
 const SHA256_OF_RAW = "sha256 of the raw file, read from the bucket's listing below";
 
-if (!target || !hasChromium()) {
-  const why = !target ? ENV_TARGET_HELP : "install Debian's chromium (/usr/bin/chromium)";
+if (!target || !hasChromium() || !fs.existsSync(SHARED_YAML)) {
+  const why = !target ? ENV_TARGET_HELP : !hasChromium() ? "install Debian's chromium (/usr/bin/chromium)" : "needs ../shared/data/fastq";
   describe("the catalog page over HTTP from an S3 bucket", () => {
     it.skip(`NOT RUN: ${why}`, () => {});
   });
