@@ -295,7 +295,9 @@ export function packContract({ session, open, frozen }: ContractTools): void {
       const body = await readBytes(a, packKey(pack));
       body[10] ^= 0xff; // inside the first file, which Small keeps
       await a.backend.put(packKey(pack), body, { size: body.length });
+      await new Promise((r) => setTimeout(r, 1100)); // Swift reports Last-Modified rounded up to the next second
       const now = await open("a", { gcGraceMs: 0 });
+      expect(await now.gc({ repack: true, dryRun: true })).toMatchObject({ packsRepacked: 1 });
       const err = await expectCode(now.gc({ repack: true }), "INTEGRITY");
       expect(err.message).toContain(packKey(pack));
       expect(await readText(a, manifestKey(DTYPE, "Small", "v1"))).toBe(before);
