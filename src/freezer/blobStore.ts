@@ -8,9 +8,12 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { checkUnchanged, type FileStamp } from "../integrity/fileStamp.js";
-import { mismatchError, type HashResult } from "../integrity/hashingStream.js";
-import { hashFile, isTempName, tempPathFor } from "./files.js";
+import { checkBytes, mismatchError, type HashResult } from "../integrity/hashingStream.js";
+import { hashFile, isTempName, tempPathFor, writeNewFileSync } from "./files.js";
 import { hashPool } from "./hashPool.js";
+
+/** Stored objects are read-only: nothing edits a content-addressed file in place. */
+const READ_ONLY_MODE = 0o444;
 
 /** Fills a temporary file with an object's bytes and returns what they hash to. */
 export type FillObject = (tmpFile: string) => Promise<HashResult>;
@@ -28,13 +31,19 @@ export class BlobStore {
     return { file: this.pathOf(sha256), sha256 };
   }
 
+  /**
+   * Whether the store holds `sha256`. A synchronous stat under the promise:
+   * planning asks this of every file of a tag, and for tens of thousands of
+   * files the thread pool's round trips cost far more than the stats
+   * (BENCHMARKS.md, scenario F).
+   */
   async has(sha256: string): Promise<boolean> {
-    try {
-      await fsp.access(this.pathOf(sha256));
-      return true;
-    } catch {
-      return false;
-    }
+    return this.sizeOf(sha256) !== undefined;
+  }
+
+  /** The stored object's size, or undefined when the store lacks it. @example blobs.sizeOf(sha) ?? "absent" */
+  sizeOf(sha256: string): number | undefined {
+    return fs.statSync(this.pathOf(sha256), { throwIfNoEntry: false })?.size;
   }
 
   /**
@@ -54,7 +63,7 @@ export class BlobStore {
       // Re-hashing the copy would read the file a second time; a file changed between
       // hashing and copying shows in its size, mtime or ctime instead (ctime cannot be faked).
       await checkUnchanged(file, { ...before, size: h.size }, "while it was being frozen");
-      await fsp.chmod(tmp, 0o444);
+      await fsp.chmod(tmp, READ_ONLY_MODE);
       await fsp.rename(tmp, target);
     } finally {
       await fsp.rm(tmp, { force: true });
@@ -97,10 +106,37 @@ export class BlobStore {
     try {
       const got = await fill(tmp);
       if (got.sha256 !== expect.sha256 || got.size !== expect.size) throw mismatchError(`object ${expect.sha256}`, expect, got);
-      await fsp.chmod(tmp, 0o444);
+      await fsp.chmod(tmp, READ_ONLY_MODE);
       await fsp.rename(tmp, target);
     } catch (err) {
       await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Stores a small object whose bytes are in memory (a file read out of a
+   * pack): it gets its name only if the bytes hash to `expect`, else
+   * INTEGRITY and nothing is stored. Synchronous on purpose: for files of
+   * a few KiB, the thread pool's round trips (open, write, close, chmod,
+   * rename) cost several times the writes themselves.
+   *
+   * @example blobs.addBytes({ sha256, size: data.length }, data)
+   */
+  addBytes(expect: HashResult, data: Buffer): void {
+    checkBytes(data, expect, `object ${expect.sha256}`);
+    const target = this.pathOf(expect.sha256);
+    const dir = path.dirname(target);
+    if (!this.shardDirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      this.shardDirs.add(dir);
+    }
+    const tmp = tempPathFor(target);
+    try {
+      writeNewFileSync(tmp, data, READ_ONLY_MODE);
+      fs.renameSync(tmp, target);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
       throw err;
     }
   }

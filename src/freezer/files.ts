@@ -12,9 +12,29 @@ import type { HashResult } from "../integrity/hashingStream.js";
 /** Read buffer for hashing and copying: large reads keep sha256 near disk speed. */
 export const READ_CHUNK = 1024 * 1024;
 
+/** Makes this process's temporary names unique beside other hosts' (a shared folder) with the same pid. */
+const TEMP_TAG = randomBytes(4).toString("hex");
+let tempCount = 0;
+
 /** A unique temporary name beside `target` (same directory, so rename is atomic). */
 export function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${TEMP_TAG}${(tempCount++).toString(36)}`);
+}
+
+/**
+ * Writes `data` to a file that must not exist yet (EEXIST otherwise), with
+ * `mode`, synchronously: for small files where the thread pool's round trips
+ * cost more than the write. Not flushed (the blob store's objects are not).
+ *
+ * @example writeNewFileSync(tempPathFor(target), data, 0o444)
+ */
+export function writeNewFileSync(file: string, data: Uint8Array, mode: number): void {
+  const fd = fs.openSync(file, "wx", mode);
+  try {
+    for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function isTempName(name: string): boolean {

@@ -27,15 +27,12 @@ import { LATEST_TAG, type FileEntry, type TagManifest } from "./manifest.js";
 /** Writes the object `entry` into `tmpFile`, reporting bytes as they arrive; returns what they hash to. */
 export type FetchObject = (entry: FileEntry, tmpFile: string, onBytes: (n: number) => void) => Promise<HashResult>;
 
-/** Writes one object of a batch into `tmpFile`, reporting bytes as they arrive; returns what they hash to. */
-export type FillFetched = (tmpFile: string, onBytes: (n: number) => void) => Promise<HashResult>;
-
 /**
- * Fetches several objects in one go (the source keeps them together, e.g.
- * the files of one pack): calls `store` for each with a fill of its bytes;
- * `store` verifies and keeps it, or throws INTEGRITY.
+ * Fetches several small objects in one go (the source keeps them together,
+ * e.g. the files of one pack): calls `store` with each one's bytes as they
+ * arrive; `store` verifies and keeps it, or throws INTEGRITY.
  */
-export type FetchBatch = (batch: string, entries: FileEntry[], store: (entry: FileEntry, fill: FillFetched) => Promise<void>) => Promise<void>;
+export type FetchBatch = (batch: string, entries: FileEntry[], store: (entry: FileEntry, data: Buffer) => void) => Promise<void>;
 
 export interface ImportOptions {
   /** discard unsaved changes of the working copy */
@@ -115,13 +112,13 @@ export async function objectsToFetch(
 ): Promise<FileEntry[]> {
   const missing: FileEntry[] = [];
   for (const entry of wanted.values()) {
-    const local = await fsp.stat(blobs.pathOf(entry.sha256)).catch(() => null);
-    if (!local) missing.push(entry);
-    else if (local.size !== entry.size) {
+    const size = blobs.sizeOf(entry.sha256);
+    if (size === undefined) missing.push(entry);
+    else if (size !== entry.size) {
       const object = objectName?.(entry.sha256) ?? entry.sha256;
       throw new IntegrityError(
-        `the manifest of ${ds.slug}:${manifest.tag} is damaged: it records ${entry.size} bytes for object ${object}, which is ${local.size} bytes`,
-        { slug: ds.slug, tag: manifest.tag, key: object, sha256: entry.sha256, expectedSize: entry.size, actualSize: local.size },
+        `the manifest of ${ds.slug}:${manifest.tag} is damaged: it records ${entry.size} bytes for object ${object}, which is ${size} bytes`,
+        { slug: ds.slug, tag: manifest.tag, key: object, sha256: entry.sha256, expectedSize: entry.size, actualSize: size },
       );
     }
   }
@@ -162,8 +159,13 @@ async function fetchMissing(
     counts.fetched++;
     counts.bytes += entry.size;
   };
-  const store = async (entry: FileEntry, fill: FillFetched) => {
-    await blobs.addFetched(entry, (tmp) => fill(tmp, (n) => meter.add(entry.sha256, n)));
+  const store = async (entry: FileEntry, fetchInto: (tmp: string) => Promise<HashResult>) => {
+    await blobs.addFetched(entry, fetchInto);
+    stored(entry);
+  };
+  const storeBytes = (entry: FileEntry, data: Buffer) => {
+    blobs.addBytes(entry, data);
+    meter.add(entry.sha256, data.length);
     stored(entry);
   };
   // Objects fetched alone, one job each; objects of a batch, one job per batch.
@@ -171,11 +173,11 @@ async function fetchMissing(
   const batches = new Map<string, FileEntry[]>();
   for (const entry of missing) {
     const batch = opts.fetchBatch ? opts.batchOf?.(entry) : undefined;
-    if (batch === undefined) jobs.push(() => store(entry, (tmp, onBytes) => fetch(entry, tmp, onBytes)));
+    if (batch === undefined) jobs.push(() => store(entry, (tmp) => fetch(entry, tmp, (n) => meter.add(entry.sha256, n))));
     else if (batches.has(batch)) batches.get(batch)!.push(entry);
     else batches.set(batch, [entry]);
   }
-  for (const [batch, entries] of batches) jobs.unshift(() => opts.fetchBatch!(batch, entries, store));
+  for (const [batch, entries] of batches) jobs.unshift(() => opts.fetchBatch!(batch, entries, storeBytes));
   try {
     await forEachLimit(jobs, opts.concurrency, (job) => job(), opts.signal);
     meter.done();

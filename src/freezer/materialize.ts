@@ -16,13 +16,24 @@ import { IntegrityError, throwIfCancelled } from "../errors.js";
 import { forEachLimit } from "../limits.js";
 import type { ProgressListener } from "../progress.js";
 import type { BlobStore } from "./blobStore.js";
-import { isInside, pathExists } from "./files.js";
+import { isInside, pathExists, writeNewFileSync } from "./files.js";
 import { assertSpace, copiesAreFree, spaceNeeded } from "../disk/space.js";
 import type { FrozenDataset } from "./frozenDataset.js";
 import type { TagManifest } from "./manifest.js";
 
 /** How many files are copied at once. */
 const FILE_CONCURRENCY = 8;
+
+/**
+ * Files below this are copied synchronously (read, then written to a new
+ * file) where the file system has no reflinks: for small files the thread
+ * pool's round trips cost more than the copy, and `copyFile` truncates its
+ * target, which makes ext4 flush each file on close (BENCHMARKS.md, F pull).
+ */
+const SMALL_COPY_BYTES = 1024 * 1024;
+
+/** The working copy's files are the user's to edit. */
+const WORKING_FILE_MODE = 0o644;
 
 /** Builds the tag's files in a temporary directory, then swaps it in. */
 export async function materialize(
@@ -34,7 +45,8 @@ export async function materialize(
   const { onProgress, signal } = opts;
   const paths = Object.keys(target.files).filter((p) => !opts.only || opts.only.has(p));
   // DISK_FULL before anything is written when the copy cannot fit (a reflinking file system copies for free).
-  if (!(await copiesAreFree(ds.dir))) {
+  const reflinks = await copiesAreFree(ds.dir);
+  if (!reflinks) {
     assertSpace(await spaceNeeded(ds.dir, paths.map((p) => target.files[p]!.size)), { op: `thaw ${ds.slug}:${target.tag}` });
   }
   const staging = path.join(ds.dir, `.thawed.tmp-${process.pid}-${Date.now()}`);
@@ -52,7 +64,11 @@ export async function materialize(
       const dest = path.join(staging, rel);
       const src = blobs.pathOf(entry.sha256);
       try {
-        await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
+        if (!reflinks && entry.size < SMALL_COPY_BYTES) writeNewFileSync(dest, fs.readFileSync(src), WORKING_FILE_MODE);
+        else {
+          await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
+          await fsp.chmod(dest, WORKING_FILE_MODE);
+        }
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT" && !(await pathExists(src))) {
           throw new IntegrityError(`object ${entry.sha256} of ${ds.slug}:${target.tag} (${rel}) is missing from the local store`, {
@@ -62,7 +78,6 @@ export async function materialize(
         }
         throw err;
       }
-      await fsp.chmod(dest, 0o644);
       done++;
       onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });
     }, signal);

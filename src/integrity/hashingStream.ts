@@ -56,6 +56,17 @@ export function mismatchError(source: string, expected: Expected, actual: { sha2
   });
 }
 
+/**
+ * Checks bytes held in memory against `expected` (size, then sha256):
+ * INTEGRITY naming `source` when they differ.
+ *
+ * @example checkBytes(data, { sha256, size }, `file ${sha256} of pack ${key}`)
+ */
+export function checkBytes(data: Uint8Array, expected: Required<Expected>, source: string): void {
+  const got = { sha256: createHash("sha256").update(data).digest("hex"), size: data.length };
+  if (got.sha256 !== expected.sha256 || got.size !== expected.size) throw mismatchError(source, expected, got);
+}
+
 export class HashingStream extends Transform {
   private readonly hash: Hash | undefined;
   private count = 0;

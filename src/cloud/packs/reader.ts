@@ -3,21 +3,21 @@
  * read with as few GETs as moving few extra bytes allows — neighbours
  * closer than PACK_RANGE_GAP are read in one ranged GET (gap included),
  * so a pull wanting most of a pack reads it in one request, and a pull
- * wanting a few files reads just those. Each file is streamed into its own
- * temporary file and checked against its sha256 before the blob store
- * names it (blobStore.addFetched). A damaged pack is reported once, as
+ * wanting a few files reads just those. Each file (small by construction:
+ * below PACK_FILE_THRESHOLD) is read into memory and handed to the caller,
+ * which checks it against its sha256 before it is named
+ * (blobStore.addBytes). A damaged pack is reported once, as
  * INTEGRITY naming every damaged file in it the pull wanted.
  *
  * @example
  *   rangesOf(entries)        // [{ start: 0, end: 40960, members: [...] }]
  *   await fetchFromPack(backend, pack, entries, store, { pathsOf, signal });
  */
-import { createHash } from "node:crypto";
 import fsp from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { IntegrityError, isMinus80Error } from "../../errors.js";
 import type { FileEntry } from "../../freezer/manifest.js";
-import { mismatchError, type HashResult } from "../../integrity/hashingStream.js";
+import { checkBytes } from "../../integrity/hashingStream.js";
 import type { Backend } from "../backends/backend.js";
 import { isObjectNotFound } from "../backends/errors.js";
 import { packKey } from "../layout.js";
@@ -55,9 +55,6 @@ export function rangesOf(files: readonly PackedFile[], gap = PACK_RANGE_GAP): Pa
   return out;
 }
 
-/** Writes one file's bytes to `tmpFile`, reporting bytes as they arrive; returns what they hash to. */
-export type PackedFill = (tmpFile: string, onBytes: (n: number) => void) => Promise<HashResult>;
-
 export interface FetchFromPackOptions {
   /** the paths a file has in the tag, for messages */
   pathsOf(sha256: string): string[];
@@ -65,17 +62,18 @@ export interface FetchFromPackOptions {
 }
 
 /**
- * Reads `files` (of pack `pack`) and hands each to `store` with a fill of
- * its bytes; `store` verifies and keeps it (or throws INTEGRITY). Every
- * file is tried; damaged ones are reported together at the end.
+ * Reads `files` (of pack `pack`) and hands each one's bytes to `store`,
+ * which verifies and keeps it (or throws INTEGRITY). Every file is tried;
+ * damaged ones (and ones the pack ends before) are reported together at
+ * the end.
  *
- * @example await fetchFromPack(backend, pack, files, (e, fill) => blobs.addFetched(e, (tmp) => fill(tmp, onBytes)), { pathsOf })
+ * @example await fetchFromPack(backend, pack, files, (e, data) => blobs.addBytes(e, data), { pathsOf })
  */
 export async function fetchFromPack(
   backend: Backend,
   pack: string,
   files: readonly PackedFile[],
-  store: (entry: PackedFile, fill: PackedFill) => Promise<void>,
+  store: (entry: PackedFile, data: Buffer) => void,
   opts: FetchFromPackOptions,
 ): Promise<void> {
   const key = packKey(pack);
@@ -112,8 +110,9 @@ export async function fetchFromPack(
       try {
         for (const f of range.members) {
           await cursor.skipTo(f.offset);
+          const data = await cursor.read(f.size);
           try {
-            await store(f, (tmp, onBytes) => cursor.copyTo(tmp, f.size, onBytes));
+            store(f, data);
           } catch (err) {
             if (!(isMinus80Error(err) && err.code === "INTEGRITY")) throw err;
             damaged.push(f);
@@ -174,24 +173,21 @@ class ByteCursor {
     }
   }
 
-  /** Writes the next `size` bytes (fewer if the body ends) to a new file; returns their hash and count. */
-  async copyTo(file: string, size: number, onBytes: (n: number) => void): Promise<HashResult> {
-    const hash = createHash("sha256");
-    const fh = await fsp.open(file, "w", 0o644);
-    let n = 0;
-    try {
-      while (n < size) {
-        const c = await this.next(size - n);
-        if (!c) break;
-        hash.update(c);
-        await fh.write(c);
-        n += c.length;
-        onBytes(c.length);
-      }
-    } finally {
-      await fh.close();
+  /** The next `size` bytes (fewer if the body ends), as one Buffer. */
+  async read(size: number): Promise<Buffer> {
+    const first = await this.next(size);
+    if (!first || first.length === size) return first ?? Buffer.alloc(0);
+    // Spans chunks: copied, so the chunks it came from can be freed.
+    const out = Buffer.allocUnsafe(size);
+    first.copy(out);
+    let n = first.length;
+    while (n < size) {
+      const c = await this.next(size - n);
+      if (!c) break;
+      c.copy(out, n);
+      n += c.length;
     }
-    return { sha256: hash.digest("hex"), size: n };
+    return out.subarray(0, n);
   }
 }
 
@@ -201,14 +197,16 @@ class ByteCursor {
  * @example await downloadPacked(backend, { sha256, size, pack, offset }, "/tmp/db.sqlite", { path: "db.sqlite" })
  */
 export async function downloadPacked(backend: Backend, f: PackedFile, file: string, opts: { path: string; signal?: AbortSignal }): Promise<void> {
+  let data: Buffer | undefined;
   await fetchFromPack(
     backend,
     f.pack,
     [f],
-    async (e, fill) => {
-      const got = await fill(file, () => undefined);
-      if (got.sha256 !== e.sha256 || got.size !== e.size) throw mismatchError(`file ${opts.path} in pack ${packKey(f.pack)}`, e, got);
+    (e, bytes) => {
+      checkBytes(bytes, e, `file ${opts.path} in pack ${packKey(f.pack)}`);
+      data = bytes;
     },
     { pathsOf: () => [opts.path], ...(opts.signal ? { signal: opts.signal } : {}) },
   );
+  await fsp.writeFile(file, data!);
 }

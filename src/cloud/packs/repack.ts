@@ -22,7 +22,8 @@ import os from "node:os";
 import path from "node:path";
 import type { FileEntry, TagManifest } from "../../freezer/manifest.js";
 import { serializeTagManifest } from "../../freezer/manifest.js";
-import { mismatchError } from "../../integrity/hashingStream.js";
+import { writeNewFileSync } from "../../freezer/files.js";
+import { checkBytes } from "../../integrity/hashingStream.js";
 import { forEachLimit } from "../../limits.js";
 import { manifestKey, packIndexKey, packKey } from "../layout.js";
 import { fetchManifest, headOrUndefined, type CloudContext } from "../remote.js";
@@ -104,9 +105,9 @@ export async function repackPacks(ctx: CloudContext, input: RepackInput, result:
     };
     for (const pack of candidates) {
       const wanted = liveOf(pack).filter((f) => !taken.has(f.sha256));
-      await fetchFromPack(backend, pack, wanted, async (entry, fill) => {
-        const got = await fill(fileOf(entry.sha256), () => {});
-        if (got.sha256 !== entry.sha256 || got.size !== entry.size) throw mismatchError(`file ${entry.sha256} of pack ${pack}`, entry, got);
+      await fetchFromPack(backend, pack, wanted, (entry, data) => {
+        checkBytes(data, entry, `file ${entry.sha256} of pack ${pack}`);
+        writeNewFileSync(fileOf(entry.sha256), data, 0o600);
       }, { pathsOf: (sha) => [sha], ...(signal ? { signal } : {}) });
       for (const f of wanted) {
         taken.add(f.sha256);
