@@ -4,6 +4,8 @@
  * `commands/`; they throw errors, and `errorMessages.ts` turns those into
  * a message, a hint and the exit status.
  */
+// First: V8's heap settings must be in place before the other modules allocate.
+import "./heapTuning.js";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";

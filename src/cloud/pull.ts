@@ -51,6 +51,22 @@ export async function pullTag(ctx: CloudContext, dtype: string, name: string, ta
 }
 
 async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions): Promise<PullCounts> {
+  const { counts, thawOnly, plan } = await fetchTag(ctx, dtype, name, tag, opts);
+  // The remote manifest and its pack maps are out of scope here: a large tag's thaw does not hold them too.
+  await ctx.freezer.dataset(dtype, name).thaw(tag, { force: opts.force, ...(thawOnly ? { only: thawOnly } : {}), onProgress: opts.onProgress, signal: opts.signal });
+  return {
+    downloaded: counts.fetched,
+    bytes: counts.bytes,
+    skipped: counts.present,
+    tag,
+    files: plan.files.thawed,
+    partial: plan.partial,
+    ...(plan.accessions ? { accessions: plan.accessions } : {}),
+  };
+}
+
+/** Plans the pull and imports the tag into the freezer: its objects fetched and verified, its manifest committed. */
+async function fetchTag(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions) {
   const { signal } = opts;
   const { manifest: remote, fetchOnly, thawOnly, plan } = await preparePull(ctx, dtype, name, tag, opts);
   // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
@@ -59,11 +75,9 @@ async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: str
     assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
   }
   // The freezer keeps the tag without pack locations; packed files are fetched a pack at a time.
-  const manifest = withoutPacks(remote);
   const packed = packedFiles(remote);
   const pathsOf = pathsBySha(remote);
-  const ds = ctx.freezer.dataset(dtype, name);
-  const counts = await ds.importTag(manifest, objectFetcher(ctx, signal), {
+  const counts = await ctx.freezer.dataset(dtype, name).importTag(withoutPacks(remote), objectFetcher(ctx, signal), {
     force: opts.force,
     concurrency: ctx.concurrency,
     from: "the cloud",
@@ -74,16 +88,7 @@ async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: str
     onProgress: opts.onProgress,
     signal,
   });
-  await ds.thaw(tag, { force: opts.force, ...(thawOnly ? { only: thawOnly } : {}), onProgress: opts.onProgress, signal });
-  return {
-    downloaded: counts.fetched,
-    bytes: counts.bytes,
-    skipped: counts.present,
-    tag,
-    files: plan.files.thawed,
-    partial: plan.partial,
-    ...(plan.accessions ? { accessions: plan.accessions } : {}),
-  };
+  return { counts, thawOnly, plan };
 }
 
 /** How many of the largest objects a "does not fit" verdict is checked against before it is believed. */
@@ -110,10 +115,10 @@ async function confirmSizes(ctx: CloudContext, manifest: TagManifest, only: Set<
   }
 }
 
-/** The packed files of a manifest, by sha256. */
+/** The packed files of a manifest, by sha256 (its own entries, not copies: one object per file, however large the tag). */
 function packedFiles(m: TagManifest): Map<string, PackedFile> {
   const out = new Map<string, PackedFile>();
-  for (const e of Object.values(m.files)) if (isPacked(e)) out.set(e.sha256, { sha256: e.sha256, size: e.size, pack: e.pack, offset: e.offset });
+  for (const e of Object.values(m.files)) if (isPacked(e)) out.set(e.sha256, e);
   return out;
 }
 

@@ -30,7 +30,7 @@
  * @example await pushTag(ctx, ds.tag("v1"), counts, { onProgress })
  */
 import { CredentialsError, hasCode, IntegrityError, throwIfCancelled, UnreachableError } from "../errors.js";
-import { LATEST_TAG, MANIFEST_VERSION_PACKED, serializeTagManifest, withoutPacks, type TagManifest } from "../freezer/manifest.js";
+import { LATEST_TAG, MANIFEST_VERSION_PACKED, parseTagManifest, serializeTagManifest, withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { forEachLimit, sleep } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
@@ -41,7 +41,7 @@ import { remoteManifest, splitForPacks } from "./packs/plan.js";
 import { ensurePacksThere, recheckPacks, refreshPacks } from "./packs/refresh.js";
 import { writePack } from "./packs/writer.js";
 import { checkRemote, notLocalError, planTag, tagConflict } from "./pushPlan.js";
-import { fetchManifest, headOrUndefined, type CloudContext, type OperationOptions } from "./remote.js";
+import { headOrUndefined, MAX_MANIFEST_BYTES, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
 import { baseStillCommitted } from "./remoteObjects.js";
 import { uploadFile } from "./transfer/upload.js";
 
@@ -233,7 +233,10 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
     if (!hasCode(err, "FILE_EXISTS")) throw err;
   }
   if (mutable) return;
-  // Read-back: catches a concurrent writer on servers that ignore If-None-Match.
-  const back = await fetchManifest(ctx.backend, dtype, name, tag, signal);
+  // Read-back: catches a concurrent writer on servers that ignore If-None-Match. Our own
+  // bytes back need no parse (for a large tag, another copy of every entry at the push's peak).
+  const { data } = await readSmallObject(ctx.backend, key, MAX_MANIFEST_BYTES, signal);
+  if (data.equals(body)) return;
+  const back = parseTagManifest(data.toString("utf8"), key, { dtype, name, tag });
   if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);
 }

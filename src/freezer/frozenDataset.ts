@@ -259,10 +259,10 @@ export class FrozenDataset {
       if (missing.length > 0) throw notAllLocalError(this.slug, target, missing);
       await materialize(this.freezer.blobs, this, target, { only: opts.only, onProgress: opts.onProgress, signal: opts.signal });
       await fsp.rm(this.statCachePath, { force: true });
-      const after = this.readManifest();
-      after.head = tag;
-      after.partial = partialRecord(target, opts.only);
-      await this.writeManifest(after);
+      // Read under this lock, so still current: not read again (a second copy of every tag of a large dataset).
+      m.head = tag;
+      m.partial = partialRecord(target, opts.only);
+      await this.writeManifest(m);
     });
   }
 

@@ -16,6 +16,7 @@ import { IntegrityError, throwIfCancelled } from "../errors.js";
 import { forEachLimit } from "../limits.js";
 import type { ProgressListener } from "../progress.js";
 import type { BlobStore } from "./blobStore.js";
+import { readInto } from "../integrity/checkedFile.js";
 import { isInside, pathExists, writeNewFileSync } from "./files.js";
 import { assertSpace, copiesAreFree, spaceNeeded } from "../disk/space.js";
 import type { FrozenDataset } from "./frozenDataset.js";
@@ -31,6 +32,15 @@ const FILE_CONCURRENCY = 8;
  * target, which makes ext4 flush each file on close (BENCHMARKS.md, F pull).
  */
 const SMALL_COPY_BYTES = 1024 * 1024;
+
+/** A small file's bytes, read into `scratch` (a view of it), or whole when it is larger than `scratch`. */
+function readSmall(file: string, scratch: Buffer): Buffer {
+  const data = readInto(file, scratch);
+  return data.length < scratch.length ? data : fs.readFileSync(file);
+}
+
+/** Synchronous copies give the event loop a turn this often, so Ctrl-C and timers are not held up for a whole large thaw. */
+const YIELD_EVERY_FILES = 256;
 
 /** The working copy's files are the user's to edit. */
 const WORKING_FILE_MODE = 0o644;
@@ -59,12 +69,15 @@ export async function materialize(
     const dirs = [...new Set(paths.map((rel) => path.dirname(path.join(staging, rel))))].sort();
     for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
     let done = 0;
+    let scratch: Buffer | undefined;
+    let turn: Promise<void> | undefined;
     await forEachLimit(paths, FILE_CONCURRENCY, async (rel) => {
       const entry = target.files[rel]!;
       const dest = path.join(staging, rel);
       const src = blobs.pathOf(entry.sha256);
       try {
-        if (!reflinks && entry.size < SMALL_COPY_BYTES) writeNewFileSync(dest, fs.readFileSync(src), WORKING_FILE_MODE);
+        // Read into one buffer shared by every copy (read and write are one synchronous step): no buffer per file.
+        if (!reflinks && entry.size < SMALL_COPY_BYTES) writeNewFileSync(dest, readSmall(src, (scratch ??= Buffer.allocUnsafe(SMALL_COPY_BYTES))), WORKING_FILE_MODE);
         else {
           await fsp.copyFile(src, dest, fs.constants.COPYFILE_FICLONE); // a reflink where the file system can, else a copy
           await fsp.chmod(dest, WORKING_FILE_MODE);
@@ -80,6 +93,9 @@ export async function materialize(
       }
       done++;
       onProgress?.({ phase: "thaw", loaded: done, total: paths.length, key: rel });
+      // Every worker waits for the same turn: one worker alone pausing would leave the others' microtasks running.
+      if (done % YIELD_EVERY_FILES === 0) turn ??= new Promise<void>((resolve) => setImmediate(() => ((turn = undefined), resolve())));
+      if (turn) await turn;
     }, signal);
     throwIfCancelled(signal);
     const old = path.join(ds.dir, `.thawed.old-${process.pid}-${Date.now()}`);

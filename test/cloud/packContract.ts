@@ -111,6 +111,24 @@ export function packContract({ session, open, frozen }: ContractTools): void {
       expect(sha256(Buffer.concat(chunks))).toBe(sha256(files[p0]!));
     });
 
+    it("a pack larger than the writer's buffer is its files back to back, in manifest order, and its key is the sha256 of its bytes", async () => {
+      const files = smallFiles(700); // about 5.8 MiB: the 4 MiB write buffer fills and is written out mid-pack
+      const a = await open("a");
+      await frozen(a, "Packed", files, "v1");
+      expect(await a.push(DTYPE, "Packed", { tag: "v1" })).toMatchObject({ uploaded: 700, packs: 1 });
+      const m = await remoteManifest(a, "Packed", "v1");
+      const entries = Object.entries(m.files);
+      const pack = await readBytes(a, packKey(entries[0]![1].pack!));
+      expect(sha256(pack)).toBe(entries[0]![1].pack);
+      let offset = 0;
+      for (const [p, e] of entries) {
+        expect(e.offset, p).toBe(offset);
+        expect(pack.subarray(e.offset!, e.offset! + e.size).equals(files[p]!), p).toBe(true);
+        offset += e.size;
+      }
+      expect(pack.length).toBe(offset);
+    });
+
     it("pull from packs is byte-exact in few requests, whole and partial (--include), into an empty freezer", async () => {
       const files = { ...smallFiles(200, "x"), ...smallFiles(200, "y") };
       const a = await open("a");

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Minus80Error } from "../../src/errors.js";
 import { Freezer } from "../../src/freezer/freezer.js";
 import { parseTagManifest, serializeTagManifest } from "../../src/freezer/manifest.js";
+import type { ProgressEvent } from "../../src/progress.js";
 import { makeTempEnv, type TempEnv } from "../helpers/tempEnv.js";
 
 let t: TempEnv;
@@ -112,6 +113,27 @@ describe("freeze and thaw", () => {
     expect(read(ds, "gone.txt")).toBe("gone");
     expect(fs.existsSync(path.join(ds.thawedDir, "new.txt"))).toBe(false);
     expect(await ds.fileChanges()).toEqual({ new: [], changed: [], deleted: [] });
+  });
+
+  it("a thaw of many small files gives the event loop turns: a cancel from a timer stops it, and the working copy stays as it was", async () => {
+    const ds = freezer.dataset("Table", "many");
+    ds.ensureCreated();
+    for (let i = 0; i < 2000; i++) write(ds, `d${i % 10}/f${i}.txt`, `v1 ${i}`);
+    await ds.freeze("v1");
+    for (let i = 0; i < 2000; i++) write(ds, `d${i % 10}/f${i}.txt`, `v2 ${i}`);
+    await ds.freeze("v2");
+    const ac = new AbortController();
+    let copied = 0;
+    const onProgress = (e: ProgressEvent) => {
+      if (e.phase !== "thaw") return;
+      copied = e.loaded;
+      if (copied === 300) setImmediate(() => ac.abort()); // runs only when the thaw lets the event loop turn
+    };
+    const e = await rejection(ds.thaw("v1", { signal: ac.signal, onProgress }));
+    expect(e.code).toBe("CANCELLED");
+    expect(copied).toBeLessThan(2000);
+    expect(read(ds, "d3/f3.txt")).toBe("v2 3");
+    expect(ds.readManifest().head).toBe("v2");
   });
 
   it("thaw of a clean working copy switches between tags without force", async () => {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { checkedFileRange, readCheckedFile } from "../../src/integrity/checkedFile.js";
+import { checkedFileRange, readCheckedFile, readInto } from "../../src/integrity/checkedFile.js";
 import { stampOf } from "../../src/integrity/fileStamp.js";
 import { HashingStream } from "../../src/integrity/hashingStream.js";
 import { expectCode } from "../helpers/assertions.js";
@@ -64,5 +64,20 @@ describe("checked file reads", () => {
     await expectCode(readCheckedFile({ file, sha256: "0".repeat(64) }, "k", data.length), "INTEGRITY");
     await expectCode(readCheckedFile({ file }, "k", data.length + 1), "INTEGRITY");
     await expectCode(readCheckedFile({ file, stamp: { ...stampOf(st), mtimeMs: st.mtimeMs - 1000 } }, "k", data.length), "INTEGRITY");
+  });
+
+  it("a small file read into a caller's buffer lands in it, and a file that grew or shrank is still refused", async () => {
+    const file = path.join(env.root, "s");
+    const data = randomBytes(4096);
+    fs.writeFileSync(file, data);
+    const scratch = Buffer.alloc(10_000);
+    const got = await readCheckedFile({ file, sha256: sha256(data) }, "k", data.length, scratch.subarray(100));
+    expect(got.equals(data)).toBe(true);
+    expect(scratch.subarray(100, 100 + data.length).equals(data)).toBe(true); // no copy: a view of the buffer
+    await expectCode(readCheckedFile({ file }, "k", data.length - 1, scratch), "INTEGRITY"); // the file is larger than promised
+    await expectCode(readCheckedFile({ file }, "k", data.length + 1, scratch), "INTEGRITY"); // smaller
+    // A buffer without room for one byte more than the promised size is not used: the file is read whole.
+    expect((await readCheckedFile({ file, sha256: sha256(data) }, "k", data.length, Buffer.alloc(data.length))).equals(data)).toBe(true);
+    expect(readInto(file, Buffer.alloc(10)).equals(data.subarray(0, 10))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Writing packs: small files of the local blob store concatenated into a
  * temporary file (each file re-read and checked against its sha256 on the
- * way, one file in memory at a time), uploaded under the pack's sha256,
+ * way, gathered in one 4 MiB buffer between writes), uploaded under the pack's sha256,
  * then its index. Both before any manifest naming them (push.ts). Memory
  * stays flat whatever the number of files: a pack is built on disk, and
  * its index holds one line per file.
@@ -19,6 +19,9 @@ import { packIndexKey, packKey } from "../layout.js";
 import type { CloudContext } from "../remote.js";
 import { uploadFile } from "../transfer/upload.js";
 import { PACK_TARGET_BYTES, serializePackIndex, type PackIndex } from "./format.js";
+
+/** Bytes of members gathered before each write to the pack file (more than any packed file, see PACK_FILE_THRESHOLD). */
+const PACK_WRITE_BUFFER = 4 * 1024 * 1024;
 
 /**
  * Splits files into groups of about `target` bytes each, in the order
@@ -69,20 +72,31 @@ export async function writePack(ctx: CloudContext, members: readonly FileEntry[]
     const hash = createHash("sha256");
     const index: PackIndex = { pack: "", size: 0, files: [] };
     const fh = await fsp.open(file, "w", 0o600);
+    // Members are read into one buffer, written out when it fills: one write per few MiB, and no buffer per file.
+    const buf = Buffer.allocUnsafe(PACK_WRITE_BUFFER);
+    let buffered = 0;
+    const flush = async () => {
+      for (let done = 0; done < buffered; ) done += (await fh.write(buf, done, buffered - done)).bytesWritten;
+      buffered = 0;
+    };
     try {
       for (const m of members) {
+        if (buffered + m.size >= buf.length) await flush();
         // Checked against its sha256 as it is read: a damaged local object never enters a pack.
-        const data = await readCheckedFile(sourceOf(m.sha256), `a pack (file ${m.sha256})`, m.size);
+        const fits = m.size < buf.length;
+        const data = await readCheckedFile(sourceOf(m.sha256), `a pack (file ${m.sha256})`, m.size, fits ? buf.subarray(buffered) : undefined);
         hash.update(data);
-        await fh.write(data);
+        if (fits) buffered += data.length;
+        else await fh.write(data);
         index.files.push({ sha256: m.sha256, offset: index.size, size: m.size });
         index.size += m.size;
       }
+      await flush();
     } finally {
       await fh.close();
     }
     index.pack = hash.digest("hex");
-    await uploadFile(backend, packKey(index.pack), { file, sha256: index.pack }, { size: index.size, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
+    await uploadFile(backend, packKey(index.pack), { file, sha256: index.pack }, { size: index.size, singleRequest: true, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onBytes ? { onBytes: opts.onBytes } : {}) });
     const body = Buffer.from(serializePackIndex(index));
     await backend.put(packIndexKey(index.pack), body, { size: body.length, ...(opts.signal ? { signal: opts.signal } : {}) });
     return index;

@@ -24,6 +24,12 @@ export interface UploadOptions {
   metadata?: Record<string, string>;
   /** create only: fail with FILE_EXISTS if the key exists (see PutOptions) */
   ifNoneMatch?: boolean;
+  /**
+   * one request whatever the size (for objects far below any single-PUT limit, such as packs):
+   * the sha256 is then checked in order as the bytes stream, where parallel parts would
+   * hold later parts' bytes until the hash reaches them
+   */
+  singleRequest?: boolean;
   /** the bytes of this object sent so far */
   onBytes?: (loaded: number) => void;
   signal?: AbortSignal;
@@ -32,7 +38,7 @@ export interface UploadOptions {
 export async function uploadFile(backend: Backend, key: string, src: CheckedFile, opts: UploadOptions): Promise<void> {
   const { size, signal } = opts;
   const hint = backend.multipartWrites;
-  if (hint && size >= hint.threshold) return multipartUpload(backend, key, src, { ...opts, hint });
+  if (hint && size >= hint.threshold && !opts.singleRequest) return multipartUpload(backend, key, src, { ...opts, hint });
   const put = { size, metadata: opts.metadata, ifNoneMatch: opts.ifNoneMatch, signal };
   if (size <= SMALL_FILE_BODY) {
     const data = await readCheckedFile(src, key, size);
