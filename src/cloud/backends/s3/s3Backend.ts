@@ -41,12 +41,18 @@ const MiB = 1024 * 1024;
  * parts (fewer requests), at the same or better wall time.
  */
 export const PART_SIZE = 16 * MiB;
+/** Sockets kept for part requests: room for the parts of several large transfers at once. */
+const PART_SOCKETS = 16;
 /**
- * Parts of one upload (or ranged reads of one download) in flight at once;
- * each streams from/to the file, none is buffered whole. 8: 16 was no
- * faster on the 2-core Ceph box and costs more sockets and memory.
+ * Parts of one upload, and ranged reads of one download, in flight at once.
+ * Each part streams, but the sha256 is taken in order, so the bytes of parts
+ * ahead of the oldest one wait in memory: up to (n - 1) parts. On Ceph RGW
+ * (1 GiB, BENCHMARKS.md, 2026-12-04) 8 parts of 16 MiB peaked at 294 MiB RSS
+ * in 5.35 s, 3 at 184 MiB in 5.53 s; 8 ranged reads of 8 MiB at 199-215 MiB,
+ * 4 at 184-196 MiB in the same time. Memory under 200 MiB won over 3 %.
  */
-export const PARTS_IN_FLIGHT = 8;
+export const UPLOAD_PARTS_IN_FLIGHT = 3;
+export const DOWNLOAD_PARTS_IN_FLIGHT = 4;
 /** Objects at least this large are downloaded as parallel ranged reads of GET_PART_SIZE. */
 export const RANGED_GET_THRESHOLD = 16 * MiB;
 /**
@@ -59,9 +65,9 @@ export const DELETE_BATCH = 1000;
 
 export class S3Backend implements Backend {
   readonly location: string;
-  readonly rangedReads: PartsHint = { partSize: GET_PART_SIZE, inFlight: PARTS_IN_FLIGHT, threshold: RANGED_GET_THRESHOLD };
+  readonly rangedReads: PartsHint = { partSize: GET_PART_SIZE, inFlight: DOWNLOAD_PARTS_IN_FLIGHT, threshold: RANGED_GET_THRESHOLD };
   /** Bodies up to one part go in one PutObject; larger ones in parts. */
-  readonly multipartWrites: PartsHint = { partSize: PART_SIZE, inFlight: PARTS_IN_FLIGHT, threshold: PART_SIZE + 1 };
+  readonly multipartWrites: PartsHint = { partSize: PART_SIZE, inFlight: UPLOAD_PARTS_IN_FLIGHT, threshold: PART_SIZE + 1 };
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -75,7 +81,7 @@ export class S3Backend implements Backend {
     this.location = `s3 ${this.endpoint} bucket ${opts.bucket}${opts.prefix ? ` prefix ${opts.prefix}` : ""}`;
     this.secrets = [opts.secretKey, opts.accessKey].filter((s): s is string => !!s);
     // Two large transfers at once (see transfer/), each with its parts in flight.
-    this.client = makeS3Client({ ...opts, partSockets: opts.partSockets ?? 2 * PARTS_IN_FLIGHT });
+    this.client = makeS3Client({ ...opts, partSockets: opts.partSockets ?? PART_SOCKETS });
   }
 
   ensureBucket(opts: RequestOptions = {}): Promise<{ created: boolean }> {
