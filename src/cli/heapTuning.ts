@@ -7,7 +7,7 @@
  * buffers and strings, and V8's defaults grow the young generation to
  * 16 MiB semi-spaces and let the old generation run far past what is live.
  * Measured on 50,000 files (BENCHMARKS.md, scenario F) the live heap stays
- * near 50 MB while the process peaked at 401-428 MiB RSS; with these two
+ * near 50 MB while the process peaked at 392-418 MiB RSS; with these two
  * settings it stays near the live size, and the transfers were no slower.
  *
  * Flags the user sets (NODE_OPTIONS or the node command line) win: a flag

@@ -47,9 +47,9 @@ const PART_SOCKETS = 16;
  * Parts of one upload, and ranged reads of one download, in flight at once.
  * Each part streams, but the sha256 is taken in order, so the bytes of parts
  * ahead of the oldest one wait in memory: up to (n - 1) parts. On Ceph RGW
- * (1 GiB, BENCHMARKS.md, 2026-12-04) 8 parts of 16 MiB peaked at 294 MiB RSS
- * in 5.35 s, 3 at 184 MiB in 5.53 s; 8 ranged reads of 8 MiB at 199-215 MiB,
- * 4 at 184-196 MiB in the same time. Memory under 200 MiB won over 3 %.
+ * (1 GiB, BENCHMARKS.md, 2026-12-04) 8 parts of 16 MiB peaked at 287 MiB RSS
+ * in 5.35 s, 3 at 179 MiB in 5.53 s; 8 ranged reads of 8 MiB at 195-210 MiB,
+ * 4 at 180-191 MiB in the same time. Memory under 200 MiB won over 3 %.
  */
 export const UPLOAD_PARTS_IN_FLIGHT = 3;
 export const DOWNLOAD_PARTS_IN_FLIGHT = 4;
