@@ -41,7 +41,7 @@ import { remoteManifest, splitForPacks } from "./packs/plan.js";
 import { ensurePacksThere, recheckPacks, refreshPacks } from "./packs/refresh.js";
 import { writePack } from "./packs/writer.js";
 import { checkRemote, notLocalError, planTag, tagConflict } from "./pushPlan.js";
-import { headOrUndefined, MAX_MANIFEST_BYTES, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
+import { headOrUndefined, holdsExactly, MAX_MANIFEST_BYTES, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
 import { baseStillCommitted } from "./remoteObjects.js";
 import { uploadFile } from "./transfer/upload.js";
 
@@ -234,9 +234,10 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   }
   if (mutable) return;
   // Read-back: catches a concurrent writer on servers that ignore If-None-Match. Our own
-  // bytes back need no parse (for a large tag, another copy of every entry at the push's peak).
+  // bytes back are compared as they stream, neither gathered nor parsed (for a large tag,
+  // another copy of every entry at the push's peak); another writer's are read and parsed.
+  if (await holdsExactly(ctx.backend, key, body, signal)) return;
   const { data } = await readSmallObject(ctx.backend, key, MAX_MANIFEST_BYTES, signal);
-  if (data.equals(body)) return;
   const back = parseTagManifest(data.toString("utf8"), key, { dtype, name, tag });
   if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);
 }

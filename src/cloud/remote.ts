@@ -69,6 +69,30 @@ export async function readSmallObject(backend: Backend, key: string, maxBytes: n
 }
 
 /**
+ * Whether the object holds exactly `expected`, compared as it streams in
+ * (no copy of it is gathered): how a writer reads its own write back.
+ * OBJECT_NOT_FOUND when absent.
+ *
+ * @example if (!(await holdsExactly(backend, key, body))) ... // someone else's bytes are there
+ */
+export async function holdsExactly(backend: Backend, key: string, expected: Buffer, signal?: AbortSignal): Promise<boolean> {
+  const r = await backend.get(key, { signal });
+  if (r.size !== expected.length) {
+    r.body.destroy();
+    return false;
+  }
+  let n = 0;
+  for await (const c of r.body as AsyncIterable<Buffer>) {
+    if (n + c.length > expected.length || !c.equals(expected.subarray(n, n + c.length))) {
+      r.body.destroy();
+      return false;
+    }
+    n += c.length;
+  }
+  return n === expected.length;
+}
+
+/**
  * Reads and validates a tag's manifest. OBJECT_NOT_FOUND when absent,
  * INTEGRITY when it is damaged or describes another tag.
  */
