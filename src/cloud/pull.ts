@@ -11,8 +11,10 @@
  * @example await pullTag(ctx, "Cohort", "TestCohort", "v1", { force: false })
  * @example await pullTag(ctx, "Cohort", "RNA", "v1", { accessions: ["Sample1"] })   // its reads and the Cohort's tables
  */
+import fsp from "node:fs/promises";
 import { withLocalFaults } from "../disk/faults.js";
 import { assertSpace } from "../disk/space.js";
+import { hashFile } from "../freezer/files.js";
 import { type FetchObject, wantedObjects } from "../freezer/importTag.js";
 import { withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { mismatchError } from "../integrity/hashingStream.js";
@@ -68,27 +70,31 @@ async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: str
 /** Plans the pull and imports the tag into the freezer: its objects fetched and verified, its manifest committed. */
 async function fetchTag(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions) {
   const { signal } = opts;
-  const { manifest: remote, fetchOnly, thawOnly, plan } = await preparePull(ctx, dtype, name, tag, opts);
-  // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
-  if (!plan.disk.enough) {
-    await confirmSizes(ctx, remote, fetchOnly, signal);
-    assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
+  const { manifest: remote, fetchOnly, thawOnly, plan, prefetched, release } = await preparePull(ctx, dtype, name, tag, opts);
+  try {
+    // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
+    if (!plan.disk.enough) {
+      await confirmSizes(ctx, remote, fetchOnly, signal);
+      assertSpace({ dir: plan.disk.dir, needed: plan.disk.needed, available: plan.disk.free }, { op: `pull ${plan.slug}:${tag}` });
+    }
+    // The freezer keeps the tag without pack locations; packed files are fetched a pack at a time.
+    const packed = packedFiles(remote);
+    const pathsOf = pathsBySha(remote);
+    const counts = await ctx.freezer.dataset(dtype, name).importTag(withoutPacks(remote), objectFetcher(ctx, prefetched, signal), {
+      force: opts.force,
+      concurrency: ctx.concurrency,
+      from: "the cloud",
+      objectName: (sha) => (packed.has(sha) ? `${packKey(packed.get(sha)!.pack)} (at byte ${packed.get(sha)!.offset})` : objectKey(sha)),
+      ...(fetchOnly ? { only: fetchOnly } : {}),
+      batchOf: (e) => (prefetched.has(e.sha256) ? undefined : packed.get(e.sha256)?.pack),
+      fetchBatch: (pack, entries, store) => fetchFromPack(ctx.backend, pack, entries.map((e) => packed.get(e.sha256)!), store, { pathsOf, ...(signal ? { signal } : {}) }),
+      onProgress: opts.onProgress,
+      signal,
+    });
+    return { counts, thawOnly, plan };
+  } finally {
+    await release();
   }
-  // The freezer keeps the tag without pack locations; packed files are fetched a pack at a time.
-  const packed = packedFiles(remote);
-  const pathsOf = pathsBySha(remote);
-  const counts = await ctx.freezer.dataset(dtype, name).importTag(withoutPacks(remote), objectFetcher(ctx, signal), {
-    force: opts.force,
-    concurrency: ctx.concurrency,
-    from: "the cloud",
-    objectName: (sha) => (packed.has(sha) ? `${packKey(packed.get(sha)!.pack)} (at byte ${packed.get(sha)!.offset})` : objectKey(sha)),
-    ...(fetchOnly ? { only: fetchOnly } : {}),
-    batchOf: (e) => packed.get(e.sha256)?.pack,
-    fetchBatch: (pack, entries, store) => fetchFromPack(ctx.backend, pack, entries.map((e) => packed.get(e.sha256)!), store, { pathsOf, ...(signal ? { signal } : {}) }),
-    onProgress: opts.onProgress,
-    signal,
-  });
-  return { counts, thawOnly, plan };
 }
 
 /** How many of the largest objects a "does not fit" verdict is checked against before it is believed. */
@@ -135,9 +141,16 @@ function pathsBySha(m: TagManifest): (sha: string) => string[] {
 }
 
 /** Downloads an object into the freezer's temporary file: large ones as parallel ranges of the version HEAD describes. */
-function objectFetcher(ctx: CloudContext, signal?: AbortSignal): FetchObject {
+function objectFetcher(ctx: CloudContext, prefetched: ReadonlyMap<string, string>, signal?: AbortSignal): FetchObject {
   const { backend } = ctx;
   return async (entry, tmpFile, onBytes) => {
+    const copy = prefetched.get(entry.sha256);
+    if (copy) {
+      // Read while planning (the selection's database): copied, and hashed again by the store's check.
+      await fsp.copyFile(copy, tmpFile);
+      onBytes(entry.size);
+      return hashFile(tmpFile);
+    }
     const key = objectKey(entry.sha256);
     const head = wantsRangedRead(backend, entry.size) ? await backend.head(key, { signal }) : undefined;
     return downloadObject(backend, key, tmpFile, { expect: () => entry, ...(head ? { head } : {}), mode: 0o444, onBytes, signal });

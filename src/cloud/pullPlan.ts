@@ -5,12 +5,15 @@
  * answered from a read-only copy of the tag's database), and find which
  * objects the local store lacks, what that costs in requests and whether
  * the disk has room. Only reads: nothing is written to the freezer or the
- * bucket (the database copy lives in a temporary folder, removed after).
+ * bucket. The database copy lives in a temporary folder; the pull stores
+ * that verified copy instead of downloading it again (`prefetched`), and
+ * `release` removes the folder (a dry run releases it at once).
  *
  * @example
  *   const p = await preparePull(ctx, "Cohort", "RNA", "v1", { accessions: ["Sample1"] });
  *   p.thawOnly   // Set { "db.sqlite", "reads/Sample1/..." }; undefined for the whole tag
  *   p.plan.objects.fetch
+ *   await p.release()
  */
 import fsp from "node:fs/promises";
 import os from "node:os";
@@ -74,6 +77,13 @@ export interface PreparedPull {
   /** these paths are thawed: the selection plus the files whose objects are already local */
   thawOnly?: Set<string>;
   plan: PullPlan;
+  /**
+   * Objects already downloaded and verified while planning (the Cohort's
+   * database, read for `accessions` / `where`): sha256 to a local copy, so the
+   * pull does not fetch them again. Call `release` once the pull is done with them.
+   */
+  prefetched: ReadonlyMap<string, string>;
+  release(): Promise<void>;
 }
 
 /** True when the selection filters anything (empty lists and criteria filter nothing). @example hasSelection({ include: [] }) // false */
@@ -111,6 +121,27 @@ export async function preparePull(
   const manifest = await fetchTagManifest(backend, dtype, name, tag, signal);
   const slug = formatSlug(dtype, name, tag);
   const chosen = hasSelection(opts) ? await selectFiles(ctx, backend, manifest, opts, slug, signal) : undefined;
+  const release = chosen?.release ?? (async () => undefined);
+  try {
+    const planned = await planFetch(ctx, requests, dtype, name, tag, manifest, chosen, opts);
+    if (opts.dryRun) await release();
+    return { ...planned, prefetched: chosen?.prefetched ?? new Map(), release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+async function planFetch(
+  ctx: CloudContext,
+  requests: RequestEstimate,
+  dtype: string,
+  name: string,
+  tag: string,
+  manifest: TagManifest,
+  chosen: SelectedFiles | undefined,
+  opts: { force?: boolean; dryRun?: boolean },
+): Promise<Omit<PreparedPull, "prefetched" | "release">> {
   const ds = ctx.freezer.dataset(dtype, name);
   if (opts.dryRun) await checkImport(ds, manifest, { force: opts.force, from: "the cloud", readOnly: true });
   const fetchOnly = chosen?.paths;
@@ -124,6 +155,7 @@ export async function preparePull(
   // Single objects: their GETs; packed files: one ranged GET per run of neighbours in each pack.
   const byPack = new Map<string, PackedFile[]>();
   for (const e of missing) {
+    if (chosen?.prefetched.has(e.sha256)) continue; // downloaded once, by the selection (counted in `requests`)
     if (!isPacked(e)) addRequests(requests, downloadRequests(ctx.backend, e.size));
     else {
       const files = byPack.get(e.pack) ?? [];
@@ -149,6 +181,14 @@ export async function preparePull(
   return { manifest, ...(fetchOnly ? { fetchOnly } : {}), ...(thawOnly ? { thawOnly } : {}), plan };
 }
 
+interface SelectedFiles {
+  paths: Set<string>;
+  accessions?: string[];
+  /** the database copy the selection read, verified, by sha256 (kept until `release`) */
+  prefetched: ReadonlyMap<string, string>;
+  release(): Promise<void>;
+}
+
 /** The paths a selection chooses: matching an `include` glob, or needed by the chosen accessions. */
 async function selectFiles(
   ctx: CloudContext,
@@ -157,7 +197,7 @@ async function selectFiles(
   sel: PullSelection,
   slug: string,
   signal?: AbortSignal,
-): Promise<{ paths: Set<string>; accessions?: string[] }> {
+): Promise<SelectedFiles> {
   const paths = Object.keys(manifest.files);
   const out = new Set<string>();
   for (const g of sel.include ?? []) {
@@ -168,20 +208,24 @@ async function selectFiles(
   }
   const where = sel.where && Object.keys(sel.where).length > 0 ? sel.where : undefined;
   const accessions = sel.accessions?.length ? sel.accessions : undefined;
-  if (!accessions && !where) return { paths: out };
+  if (!accessions && !where) return { paths: out, prefetched: new Map(), release: async () => undefined };
   const db = manifest.files[SQL_FILE];
   if (!db) throw new InvalidArgumentError(`${slug} has no ${SQL_FILE}: ${COHORT_RULE}`, { slug });
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "minus80-select-"));
+  const release = () => fsp.rm(dir, { recursive: true, force: true });
   try {
     const copy = path.join(dir, SQL_FILE);
-    if (await ctx.freezer.blobs.has(db.sha256)) await fsp.copyFile(ctx.freezer.blobs.pathOf(db.sha256), copy);
+    const local = await ctx.freezer.blobs.has(db.sha256);
+    if (local) await fsp.copyFile(ctx.freezer.blobs.pathOf(db.sha256), copy);
     else if (isPacked(db)) await downloadPacked(backend, db, copy, { path: SQL_FILE, ...(signal ? { signal } : {}) });
     else await downloadObject(backend, objectKey(db.sha256), copy, { expect: () => db, signal });
     const chosen = selectAccessionFiles(copy, paths, { ...(accessions ? { accessions } : {}), ...(where ? { where } : {}) }, slug);
     for (const p of chosen.paths) out.add(p);
-    return { paths: out, accessions: chosen.accessions };
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
+    // The downloaded copy is the pull's too: it is not fetched a second time.
+    return { paths: out, accessions: chosen.accessions, prefetched: new Map(local ? [] : [[db.sha256, copy]]), release };
+  } catch (err) {
+    await release();
+    throw err;
   }
 }
 

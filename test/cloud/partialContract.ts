@@ -9,8 +9,8 @@ import { describe, expect, it } from "vitest";
 import { copiesAreFree, SPACE_MARGIN_BYTES } from "../../src/disk/space.js";
 import type { CloudData, CloudOpenOptions } from "../../src/cloud/cloudData.js";
 import type { TargetSettings } from "../helpers/s3servers.js";
-import { manifestKey, objectKey } from "../../src/cloud/layout.js";
-import type { TagManifest } from "../../src/freezer/manifest.js";
+import { manifestKey, objectKey, packKey } from "../../src/cloud/layout.js";
+import { parseTagManifest, type TagManifest } from "../../src/freezer/manifest.js";
 import { Accession } from "../../src/types/accession.js";
 import { Cohort } from "../../src/types/cohort.js";
 import { expectCode } from "../helpers/assertions.js";
@@ -50,6 +50,14 @@ export function partialAndDryRunContract({ session, open, frozen }: ContractTool
     return v1;
   }
 
+  /** `backend` wrapped so that each GET's key and byte range is recorded. */
+  function recordingGets(backend: CloudData["backend"]) {
+    const gets: Array<{ key: string; start: number; end: number }> = [];
+    const b = Object.create(backend) as typeof backend;
+    b.get = (key, o) => (gets.push({ key, start: o?.offset ?? 0, end: o?.end ?? Infinity }), backend.get(key, o));
+    return { gets, backend: b };
+  }
+
   const readsOf = (m: TagManifest, s: string) => Object.keys(m.files).filter((p) => p.startsWith(`reads/${s}/`));
 
   describe("partial pulls", () => {
@@ -67,6 +75,26 @@ export function partialAndDryRunContract({ session, open, frozen }: ContractTool
       const c = new Cohort("RNA", { freezer: b.freezer });
       expect(c.get("S1").files.every((f) => fs.existsSync(f))).toBe(true);
       c.close();
+    });
+
+    it("--accessions reads the Cohort's database once: the copy the selection read is the one stored", async () => {
+      const a = await open("a");
+      await pushedCohort(a);
+      const r = await a.backend.get(manifestKey("Cohort", "RNA", "v1"));
+      const chunks: Buffer[] = [];
+      for await (const c of r.body as AsyncIterable<Buffer>) chunks.push(c);
+      const remote = parseTagManifest(Buffer.concat(chunks).toString("utf8"), "RNA", { dtype: "Cohort", name: "RNA", tag: "v1" });
+      const db = remote.files["db.sqlite"]!;
+      const { gets, backend } = recordingGets(a.backend);
+      const b = await open("b", { backend });
+      expect(await b.pull("Cohort", "RNA", { tag: "v1", accessions: ["S1"] })).toMatchObject({ partial: true, downloaded: 3 });
+      // The GETs that carried the database's bytes: a range of its pack that covers them, or its own object.
+      const carriedDb = gets.filter((g) =>
+        db.pack !== undefined ? g.key === packKey(db.pack) && g.start < db.offset! + db.size && g.end > db.offset! : g.key === objectKey(db.sha256),
+      );
+      expect(carriedDb).toHaveLength(1);
+      expect(new Set(await b.freezer.blobs.list()).has(db.sha256)).toBe(true);
+      expect(fs.readFileSync(path.join(b.freezer.dataset("Cohort", "RNA").thawedDir, "db.sqlite")).length).toBe(db.size);
     });
 
     it("--where picks by metadata; a freeze of the partial copy keeps every file of the tag, and it pushes without the absent objects", async () => {
