@@ -11,11 +11,15 @@
  * settings it stays near the live size, and the transfers were no slower.
  *
  * Flags the user sets (NODE_OPTIONS or the node command line) win: a flag
- * named there is not touched.
+ * named there is not touched. The process also frees dead I/O buffers
+ * early (bufferCollector.ts).
  *
  * @example import "./heapTuning.js";   // first import of the CLI entry
  */
 import v8 from "node:v8";
+import { startBufferCollector } from "./bufferCollector.js";
 import { cliHeapFlags } from "./heapFlags.js";
 
 for (const flag of cliHeapFlags()) v8.setFlagsFromString(flag);
+// Dead socket and file buffers are freed as they pile up (see bufferCollector.ts).
+startBufferCollector();
