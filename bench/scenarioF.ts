@@ -33,6 +33,8 @@ export interface FDeps {
   m80Env(s: FServer, prefix: string, basedir: string): NodeJS.ProcessEnv;
   peerEnv(s: FServer): NodeJS.ProcessEnv;
   fresh(name: string): string;
+  /** moves a checked output aside, removed when the bench ends (see run.ts) */
+  discard(dir: string): void;
   deletePrefix(prefix: string): Promise<void>;
   log(msg: string): void;
   addRow(row: { scenario: string; tool: string; op: string; runs: Measurement[]; bytes: number; note?: string }): void;
@@ -87,7 +89,7 @@ export async function scenarioF(d: FDeps): Promise<void> {
         }
         const n = countFiles(got);
         if (n < d.files) throw new Error(`F: ${tool} pulled only ${n} files`);
-        fs.rmSync(pullDir, { recursive: true, force: true });
+        d.discard(pullDir);
         await d.deletePrefix(`${prefix}/`);
         d.log(`F run ${r + 1} ${tool}: push ${res[tool]!.push!.at(-1)!.seconds.toFixed(2)} s ${notes[tool]!.push!.at(-1)}, pull ${res[tool]!.pull!.at(-1)!.seconds.toFixed(2)} s ${notes[tool]!.pull!.at(-1)}`);
       }
