@@ -29,14 +29,13 @@
  *   const index = await readIndex(backend);   // what `cloud ls --from <URL>` shows
  */
 import { hasCode, IntegrityError, ObjectNotFoundError } from "../errors.js";
-import { totalSize } from "../freezer/manifest.js";
 import { forEachLimit } from "../limits.js";
 import type { Backend } from "./backends/backend.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { DATASETS_PREFIX, INDEX_KEY, parseManifestKey, parseRawKey, RAW_PREFIX } from "./layout.js";
 import type { TagSummary } from "./listing.js";
 import { SHA256_METADATA } from "./raw.js";
-import { fetchManifest, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
+import { fetchManifest, readSmallObject, summaryOf, type CloudContext, type OperationOptions } from "./remote.js";
 
 export const INDEX_FORMAT = "minus80-index";
 export const INDEX_VERSION = 1;
@@ -117,12 +116,14 @@ export async function buildIndex(ctx: CloudContext, previous: BucketIndex | unde
     const stamp = { size: o.size, modified: o.lastModified.toISOString() };
     const into = ((index.datasets[m.dtype] ??= {})[m.name] ??= {});
     const known = previous?.datasets[m.dtype]?.[m.name]?.[m.tag];
+    const mine = ctx.committed?.get(o.key);
     if (known && sameStamp(known.manifest, stamp)) into[m.tag] = known;
+    else if (mine && mine.size === o.size) into[m.tag] = { ...mine.summary, manifest: stamp }; // written and read back by this process
     else {
       fetches.push(async () => {
         try {
           const t = await fetchManifest(backend, m.dtype, m.name, m.tag, signal);
-          into[m.tag] = { created: t.created, files: Object.keys(t.files).length, size: totalSize(t.files), checksum: t.total.slice(0, 12), parent: t.parent, manifest: stamp };
+          into[m.tag] = { ...summaryOf(t), manifest: stamp };
         } catch (err) {
           // Removed meanwhile, or damaged: the index shows what can be fetched.
           if (!isObjectNotFound(err) && !hasCode(err, "INTEGRITY")) throw err;

@@ -100,7 +100,7 @@ export class CloudData {
   ) {
     // A low limit of open files lowers the concurrency rather than failing transfers with EMFILE.
     const concurrency = Math.min(config.cloud.concurrency, transfersWithinFileLimit() ?? config.cloud.concurrency);
-    this.ctx = { backend, freezer, concurrency, gcGraceMs };
+    this.ctx = { backend, freezer, concurrency, gcGraceMs, committed: new Map() };
   }
 
   /**

@@ -30,7 +30,7 @@
  * @example await pushTag(ctx, ds.tag("v1"), counts, { onProgress })
  */
 import { CredentialsError, hasCode, IntegrityError, throwIfCancelled, UnreachableError } from "../errors.js";
-import { LATEST_TAG, MANIFEST_VERSION_PACKED, parseTagManifest, serializeTagManifest, withoutPacks, type TagManifest } from "../freezer/manifest.js";
+import { LATEST_TAG, MANIFEST_VERSION_PACKED, parseTagManifest, tagManifestBody, withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { forEachLimit, sleep } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
@@ -41,7 +41,7 @@ import { remoteManifest, splitForPacks } from "./packs/plan.js";
 import { ensurePacksThere, recheckPacks, refreshPacks } from "./packs/refresh.js";
 import { writePack } from "./packs/writer.js";
 import { checkRemote, notLocalError, planTag, tagConflict } from "./pushPlan.js";
-import { headOrUndefined, holdsExactly, MAX_MANIFEST_BYTES, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
+import { headOrUndefined, holdsExactly, MAX_MANIFEST_BYTES, readSmallObject, summaryOf, type CloudContext, type OperationOptions } from "./remote.js";
 import { baseStillCommitted } from "./remoteObjects.js";
 import { uploadFile } from "./transfer/upload.js";
 
@@ -221,7 +221,7 @@ function withoutKeys<V>(m: ReadonlyMap<string, V>, drop: ReadonlyMap<string, unk
 async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: PushCounts, slug: string, signal?: AbortSignal): Promise<void> {
   const { dtype, name, tag } = manifest;
   const mutable = tag === LATEST_TAG;
-  const body = Buffer.from(serializeTagManifest(manifest));
+  const body = tagManifestBody(manifest);
   const key = manifestKey(dtype, name, tag);
   const put = (ifNoneMatch: boolean) => ctx.backend.put(key, body, { size: body.length, ifNoneMatch, signal });
   try {
@@ -236,7 +236,10 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   // Read-back: catches a concurrent writer on servers that ignore If-None-Match. Our own
   // bytes back are compared as they stream, neither gathered nor parsed (for a large tag,
   // another copy of every entry at the push's peak); another writer's are read and parsed.
-  if (await holdsExactly(ctx.backend, key, body, signal)) return;
+  if (await holdsExactly(ctx.backend, key, body, signal)) {
+    ctx.committed?.set(key, { size: body.length, summary: summaryOf(manifest) });
+    return;
+  }
   const { data } = await readSmallObject(ctx.backend, key, MAX_MANIFEST_BYTES, signal);
   const back = parseTagManifest(data.toString("utf8"), key, { dtype, name, tag });
   if (back.total !== manifest.total) throw tagConflict(slug, manifest, back);

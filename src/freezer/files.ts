@@ -8,6 +8,7 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { FileExistsError } from "../errors.js";
 import type { HashResult } from "../integrity/hashingStream.js";
+import { prettyJsonPieces } from "./jsonChunks.js";
 
 /** Read buffer for hashing and copying: large reads keep sha256 near disk speed. */
 export const READ_CHUNK = 1024 * 1024;
@@ -46,11 +47,16 @@ export function isTempName(name: string): boolean {
  * new one, never a mix. The data is flushed before the rename.
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await writeAtomically(target, mode, (fh) => fh.writeFile(data));
+}
+
+/** A temporary file beside `target`, filled by `fill`, flushed, then renamed over `target` (removed on failure). */
+async function writeAtomically(target: string, mode: number, fill: (fh: fsp.FileHandle) => Promise<void>): Promise<void> {
   await fsp.mkdir(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   const fh = await fsp.open(tmp, "w", mode);
   try {
-    await fh.writeFile(data);
+    await fill(fh);
     await fh.sync();
   } catch (err) {
     await fh.close();
@@ -64,6 +70,19 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     await fsp.rm(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * Writes `JSON.stringify(value, null, 2) + "\n"` to `target` atomically, as
+ * writeFileAtomic does, a piece at a time (jsonChunks.ts): a large
+ * manifest never exists as one string.
+ *
+ * @example await writeJsonAtomic(ds.manifestPath, manifest)
+ */
+export async function writeJsonAtomic(target: string, value: unknown, mode = 0o644): Promise<void> {
+  await writeAtomically(target, mode, async (fh) => {
+    for (const piece of prettyJsonPieces(value)) await fh.write(piece);
+  });
 }
 
 export type { HashResult } from "../integrity/hashingStream.js";

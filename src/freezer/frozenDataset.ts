@@ -15,7 +15,7 @@ import { IntegrityError, TagConflictError, TagExistsError, TagNotFoundError, thr
 import { withLocalFaults } from "../disk/faults.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
-import { pruneEmptyDirs, tempPathFor, writeFileAtomic } from "./files.js";
+import { pruneEmptyDirs, tempPathFor, writeJsonAtomic } from "./files.js";
 import { withLock } from "./lock.js";
 import { materialize } from "./materialize.js";
 import { notAllLocalError, parsePartial, partialAfterFreeze, partialRecord, withAbsentFiles, type PartialCopy } from "./partial.js";
@@ -123,7 +123,7 @@ export class FrozenDataset {
 
   private async writeManifest(m: DatasetManifest): Promise<void> {
     if (m.partial === undefined) delete m.partial; // a full copy's manifest is as before
-    await writeFileAtomic(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
+    await writeJsonAtomic(this.manifestPath, m);
   }
 
   /** All tags, oldest first. */

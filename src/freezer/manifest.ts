@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { IntegrityError } from "../errors.js";
 import { checkDtype, checkName, checkTag } from "../names.js";
 import { validateSummary, type ContentSummary } from "./summary.js";
+import { prettyJsonBuffer } from "./jsonChunks.js";
 
 export interface FileEntry {
   sha256: string;
@@ -225,4 +226,14 @@ export function withoutPacks(m: TagManifest): TagManifest {
 /** Serialized form, stable key order. */
 export function serializeTagManifest(m: TagManifest): string {
   return JSON.stringify(m, null, 2) + "\n";
+}
+
+/**
+ * The same bytes as `serializeTagManifest`, as the UTF-8 body of an upload,
+ * built without the whole string (a large tag's manifest is many MB).
+ *
+ * @example await backend.put(key, tagManifestBody(m), { size: body.length })
+ */
+export function tagManifestBody(m: TagManifest): Buffer {
+  return prettyJsonBuffer(m);
 }

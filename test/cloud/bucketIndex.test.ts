@@ -10,7 +10,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readIndex } from "../../src/cloud/bucketIndex.js";
 import { CloudData } from "../../src/cloud/cloudData.js";
-import { INDEX_KEY } from "../../src/cloud/layout.js";
+import { INDEX_KEY, manifestKey } from "../../src/cloud/layout.js";
 import { envTarget, folderTarget, type CloudTarget } from "../helpers/s3servers.js";
 import { useTargetSession } from "../helpers/targetSession.js";
 
@@ -54,6 +54,28 @@ describe.each(targets)("the listing index on %s", (_label, start) => {
     const summary = (await readIndex(writers[0]!.backend)).datasets.Cohort!.A!.v1!;
     expect(summary).toMatchObject({ files: 1, size: "A v1".length, parent: null });
     expect(summary.checksum).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  it("the index refresh after a push takes the new tag's summary from the push: its manifest is read once, by the read-back", async () => {
+    const plain = await machine("plain");
+    const keys: string[] = [];
+    const counted = Object.create(plain.backend) as typeof plain.backend;
+    // The GETs that found an object (the push first asks whether the tag is there: not found).
+    counted.get = async (key, o) => {
+      const r = await plain.backend.get(key, o);
+      keys.push(key);
+      return r;
+    };
+    const c = await CloudData.open({ configFile: session.env.configFile, basedir: path.join(session.env.root, "freezer-counted"), ...session.settings, backend: counted });
+    session.opened.push(c);
+    await frozen(c, "Once", "v1");
+    await c.push("Cohort", "Once", { tag: "v1" });
+    expect(keys.filter((k) => k === manifestKey("Cohort", "Once", "v1"))).toHaveLength(1);
+    const summary = (await readIndex(c.backend)).datasets.Cohort!.Once!.v1!;
+    expect(summary).toMatchObject({ files: 1, size: "Once v1".length, parent: null, checksum: c.freezer.dataset("Cohort", "Once").tag("v1").total.slice(0, 12) });
+    // Another process (no summary of its own) reads the manifest to index it, and finds the same.
+    await plain.rebuildIndex();
+    expect((await readIndex(plain.backend)).datasets.Cohort!.Once!.v1).toMatchObject({ files: 1, checksum: summary.checksum });
   });
 
   it("a remove drops its tag; a drifted index is repaired by the next write and by rebuildIndex", async () => {

@@ -21,7 +21,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { FileEntry, TagManifest } from "../../freezer/manifest.js";
-import { serializeTagManifest } from "../../freezer/manifest.js";
+import { tagManifestBody } from "../../freezer/manifest.js";
 import { writeNewFileSync } from "../../freezer/files.js";
 import { checkBytes } from "../../integrity/hashingStream.js";
 import { forEachLimit } from "../../limits.js";
@@ -130,7 +130,7 @@ export async function repackPacks(ctx: CloudContext, input: RepackInput, result:
     if (!m) return; // removed meanwhile
     const next = relocated(m, repacked, moved);
     if (!next) return;
-    const body = Buffer.from(serializeTagManifest(next));
+    const body = tagManifestBody(next);
     if (!(await headOrUndefined(backend, key, signal))) return; // removed meanwhile: not brought back
     await backend.put(key, body, { size: body.length, signal });
     result.manifestsRewritten++;

@@ -1,0 +1,93 @@
+/**
+ * `JSON.stringify(value, null, 2) + "\n"`, the same bytes, produced a piece
+ * at a time. A 50,000-file manifest is a 7-12 MB string; building it whole,
+ * then its UTF-8 copy, is the peak of a large push or pull (BENCHMARKS.md,
+ * issue 11). Written in pieces, the file on disk costs one piece of memory
+ * and an upload body one buffer.
+ *
+ * @example for (const piece of prettyJsonPieces(manifest)) out.write(piece);
+ * @example const body = prettyJsonBuffer(manifest);   // equals Buffer.from(JSON.stringify(manifest, null, 2) + "\n")
+ */
+
+const INDENT = "  ";
+/** A value holding fewer objects, arrays and members than this, all told, is stringified whole (one piece). */
+const SMALL_NODES = 64;
+/** Pieces are gathered up to about this many characters before they are handed out. */
+export const PIECE_CHARS = 64 * 1024;
+
+/** The pieces of `JSON.stringify(value, null, 2) + "\n"`, each about PIECE_CHARS long. */
+export function* prettyJsonPieces(value: unknown): Generator<string> {
+  let pending = "";
+  for (const part of pieces(value, "")) {
+    pending += part;
+    if (pending.length >= PIECE_CHARS) {
+      yield pending;
+      pending = "";
+    }
+  }
+  yield pending + "\n";
+}
+
+/** `Buffer.from(JSON.stringify(value, null, 2) + "\n")` without the whole string: sized in one pass, filled in a second. */
+export function prettyJsonBuffer(value: unknown): Buffer {
+  let size = 0;
+  for (const piece of prettyJsonPieces(value)) size += Buffer.byteLength(piece);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const piece of prettyJsonPieces(value)) at += out.write(piece, at);
+  if (at !== size) throw new Error(`internal: serialized ${at} bytes, sized ${size}`); // the value changed between passes
+  return out;
+}
+
+function* pieces(value: unknown, indent: string): Generator<string> {
+  const v = toJsonValue(value);
+  if (v === null || typeof v !== "object" || isSmall(v)) {
+    // JSON strings hold no raw newline, so re-indenting the nested lines is exact.
+    const whole = JSON.stringify(v, null, 2) ?? "null";
+    yield indent === "" ? whole : whole.replaceAll("\n", "\n" + indent);
+    return;
+  }
+  const inner = indent + INDENT;
+  if (Array.isArray(v)) {
+    yield "[";
+    for (let i = 0; i < v.length; i++) {
+      yield (i === 0 ? "\n" : ",\n") + inner;
+      const item = toJsonValue(v[i]);
+      yield* pieces(isOmitted(item) ? null : item, inner);
+    }
+    yield "\n" + indent + "]";
+    return;
+  }
+  let first = true;
+  for (const [k, raw] of Object.entries(v)) {
+    const item = toJsonValue(raw);
+    if (isOmitted(item)) continue;
+    yield (first ? "{\n" : ",\n") + inner + JSON.stringify(k) + ": ";
+    first = false;
+    yield* pieces(item, inner);
+  }
+  yield first ? "{}" : "\n" + indent + "}";
+}
+
+function toJsonValue(v: unknown): unknown {
+  return v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function" ? (v as { toJSON(): unknown }).toJSON() : v;
+}
+
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+function isOmitted(v: unknown): boolean {
+  return v === undefined || typeof v === "function" || typeof v === "symbol";
+}
+
+/** Whether `v` holds fewer than SMALL_NODES members at every depth (counting stops there). */
+function isSmall(v: object): boolean {
+  let budget = SMALL_NODES;
+  const walk = (x: unknown): boolean => {
+    if (x === null || typeof x !== "object") return true;
+    for (const k in x) {
+      if (!Object.hasOwn(x, k)) continue;
+      if (--budget <= 0 || !walk((x as Record<string, unknown>)[k])) return false;
+    }
+    return true;
+  };
+  return walk(v);
+}
