@@ -35,7 +35,8 @@ import { isObjectNotFound } from "./backends/errors.js";
 import { DATASETS_PREFIX, INDEX_KEY, parseManifestKey, parseRawKey, RAW_PREFIX } from "./layout.js";
 import type { TagSummary } from "./listing.js";
 import { SHA256_METADATA } from "./raw.js";
-import { fetchManifest, readSmallObject, summaryOf, type CloudContext, type OperationOptions } from "./remote.js";
+import { summaryOf } from "../freezer/manifest.js";
+import { fetchManifest, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
 
 export const INDEX_FORMAT = "minus80-index";
 export const INDEX_VERSION = 1;

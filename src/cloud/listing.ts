@@ -7,7 +7,7 @@
  *   await datasetTags(ctx, { dtype: "Cohort" })   // { Cohort: { TestCohort: ["latest", "v1"] } }
  */
 import { hasCode, InvalidNameError } from "../errors.js";
-import { totalSize } from "../freezer/manifest.js";
+import { summaryOf, type ManifestSummary } from "../freezer/manifest.js";
 import { forEachLimit } from "../limits.js";
 import { checkDtype, checkRawName } from "../names.js";
 import { isObjectNotFound } from "./backends/errors.js";
@@ -25,14 +25,8 @@ export interface ListFilter extends OperationOptions {
 /** `{ Cohort: ["TestCohort"] }`, or for raw files `{ fastq: ["R1.fastq"] }` */
 export type CloudListing = Record<string, string[]>;
 
-export interface TagSummary {
+export interface TagSummary extends ManifestSummary {
   tag: string;
-  created: string;
-  files: number;
-  size: number;
-  /** first 12 hex digits of the tag's total */
-  checksum: string;
-  parent: string | null;
 }
 
 /** `{ Cohort: { TestCohort: [ {tag: "v1", ...} ] } }` */
@@ -82,7 +76,7 @@ export async function listTags(ctx: CloudContext, opts: ListFilter = {}): Promis
   await forEachLimit(jobs, ctx.concurrency, async (j) => {
     try {
       const m = await fetchManifest(ctx.backend, j.dtype, j.name, j.tag, opts.signal);
-      j.into.push({ tag: m.tag, created: m.created, files: Object.keys(m.files).length, size: totalSize(m.files), checksum: m.total.slice(0, 12), parent: m.parent });
+      j.into.push({ tag: m.tag, ...summaryOf(m) });
     } catch (err) {
       // Removed meanwhile, or damaged: a listing shows what can be fetched.
       if (!isObjectNotFound(err) && !hasCode(err, "INTEGRITY")) throw err;

@@ -30,7 +30,7 @@
  * @example await pushTag(ctx, ds.tag("v1"), counts, { onProgress })
  */
 import { CredentialsError, hasCode, IntegrityError, throwIfCancelled, UnreachableError } from "../errors.js";
-import { LATEST_TAG, MANIFEST_VERSION_PACKED, parseTagManifest, tagManifestBody, withoutPacks, type TagManifest } from "../freezer/manifest.js";
+import { LATEST_TAG, MANIFEST_VERSION_PACKED, parseTagManifest, summaryOf, tagManifestBody, withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { forEachLimit, sleep } from "../limits.js";
 import { formatSlug } from "../names.js";
 import { TransferMeter, type ProgressListener } from "../progress.js";
@@ -41,7 +41,7 @@ import { remoteManifest, splitForPacks } from "./packs/plan.js";
 import { ensurePacksThere, recheckPacks, refreshPacks } from "./packs/refresh.js";
 import { writePack } from "./packs/writer.js";
 import { checkRemote, notLocalError, planTag, tagConflict } from "./pushPlan.js";
-import { headOrUndefined, holdsExactly, MAX_MANIFEST_BYTES, readSmallObject, summaryOf, type CloudContext, type OperationOptions } from "./remote.js";
+import { headOrUndefined, holdsExactly, MAX_MANIFEST_BYTES, readSmallObject, type CloudContext, type OperationOptions } from "./remote.js";
 import { baseStillCommitted } from "./remoteObjects.js";
 import { uploadFile } from "./transfer/upload.js";
 

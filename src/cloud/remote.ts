@@ -9,7 +9,7 @@
  */
 import { IntegrityError } from "../errors.js";
 import type { Freezer } from "../freezer/freezer.js";
-import { parseTagManifest, totalSize, type FileEntry, type TagManifest } from "../freezer/manifest.js";
+import { parseTagManifest, type FileEntry, type ManifestSummary, type TagManifest } from "../freezer/manifest.js";
 import type { Backend, HeadResult } from "./backends/backend.js";
 import { isObjectNotFound } from "./backends/errors.js";
 import { datasetPrefix, manifestKey, parseManifestKey } from "./layout.js";
@@ -33,20 +33,6 @@ export interface CloudContext {
   committed?: Map<string, { size: number; summary: ManifestSummary }>;
 }
 
-/** What a listing and the bucket index show of a tag's manifest (listing.ts, bucketIndex.ts). */
-export interface ManifestSummary {
-  created: string;
-  files: number;
-  size: number;
-  /** first 12 hex digits of the tag's total */
-  checksum: string;
-  parent: string | null;
-}
-
-/** The summary of a tag's manifest. @example summaryOf(m).files  // 50000 */
-export function summaryOf(t: TagManifest): ManifestSummary {
-  return { created: t.created, files: Object.keys(t.files).length, size: totalSize(t.files), checksum: t.total.slice(0, 12), parent: t.parent };
-}
 
 /** Options every cloud operation takes. */
 export interface OperationOptions {

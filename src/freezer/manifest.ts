@@ -223,6 +223,21 @@ export function withoutPacks(m: TagManifest): TagManifest {
   return { ...m, version: 1, files };
 }
 
+/** What a listing and the bucket index show of a tag (`minus80 ls`, `cloud ls`, index.json). */
+export interface ManifestSummary {
+  created: string;
+  files: number;
+  size: number;
+  /** first 12 hex digits of the tag's total */
+  checksum: string;
+  parent: string | null;
+}
+
+/** The summary of a tag's manifest. @example summaryOf(m).files  // 50000 */
+export function summaryOf(t: TagManifest): ManifestSummary {
+  return { created: t.created, files: Object.keys(t.files).length, size: totalSize(t.files), checksum: t.total.slice(0, 12), parent: t.parent };
+}
+
 /** Serialized form, stable key order. */
 export function serializeTagManifest(m: TagManifest): string {
   return JSON.stringify(m, null, 2) + "\n";

@@ -1,7 +1,7 @@
 /** `minus80 ls [--dtype D] [--name N] [--tags] [--json]`: the local freezer's datasets. */
 import type { Command } from "commander";
 import { Freezer } from "../../freezer/freezer.js";
-import { totalSize } from "../../freezer/manifest.js";
+import { summaryOf } from "../../freezer/manifest.js";
 import { formatBytes, printJson, println } from "../output.js";
 
 export function registerLsCommand(program: Command): void {
@@ -22,14 +22,7 @@ export function registerLsCommand(program: Command): void {
           dtype: id.dtype,
           name: id.name,
           head: m.head,
-          tags: ds.tags().map((t) => ({
-            tag: t.tag,
-            created: t.created,
-            files: Object.keys(t.files).length,
-            size: totalSize(t.files),
-            checksum: t.total.slice(0, 12),
-            parent: t.parent,
-          })),
+          tags: ds.tags().map((t) => ({ tag: t.tag, ...summaryOf(t) })),
         };
       });
       if (opts.json) {
