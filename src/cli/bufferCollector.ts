@@ -8,8 +8,10 @@
  * collects. Measured on a 1 GiB pull from Ceph RGW (BENCHMARKS.md): 65-95
  * MiB of buffers held at once, peak RSS 193-200 MiB; with a young-generation
  * collection (about a millisecond) whenever more than HELD_BUFFERS_LIMIT is
- * held, 173-175 MiB, in about the same time (a 32 MiB limit gave 156-167
- * MiB but cost 0.4 CPU-seconds more).
+ * held, 173-175 MiB, in about the same time. 24 MiB since 2026-12-06: the
+ * F push (50,000 files through 1 MiB pack reads) peaked at 195-205 MiB with
+ * 48 and 179-193 with 24, and the A pull spent the same CPU with 48, 32 and
+ * 16 (6.4-6.9 CPU-s each, 3 runs; an earlier run had put 0.4 s on 32).
  *
  * @example const collector = startBufferCollector();  ...; collector.stop()
  */
@@ -17,7 +19,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 
 /** Buffer bytes held outside the heap above which a collection runs. */
-export const HELD_BUFFERS_LIMIT = 48 * 1024 * 1024;
+export const HELD_BUFFERS_LIMIT = 24 * 1024 * 1024;
 /** How often the held bytes are looked at (a cheap heap-statistics read). */
 export const CHECK_EVERY_MS = 20;
 

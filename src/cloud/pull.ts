@@ -15,6 +15,7 @@ import fsp from "node:fs/promises";
 import { withLocalFaults } from "../disk/faults.js";
 import { assertSpace } from "../disk/space.js";
 import { hashFile } from "../freezer/files.js";
+import type { FrozenDataset } from "../freezer/frozenDataset.js";
 import { type FetchObject, wantedObjects } from "../freezer/importTag.js";
 import { withoutPacks, type TagManifest } from "../freezer/manifest.js";
 import { mismatchError } from "../integrity/hashingStream.js";
@@ -53,9 +54,11 @@ export async function pullTag(ctx: CloudContext, dtype: string, name: string, ta
 }
 
 async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions): Promise<PullCounts> {
-  const { counts, thawOnly, plan } = await fetchTag(ctx, dtype, name, tag, opts);
+  // One FrozenDataset for both steps: the thaw reuses the manifest the import wrote (datasetManifest.ts).
+  const ds = ctx.freezer.dataset(dtype, name);
+  const { counts, thawOnly, plan } = await fetchTag(ctx, ds, tag, opts);
   // The remote manifest and its pack maps are out of scope here: a large tag's thaw does not hold them too.
-  await ctx.freezer.dataset(dtype, name).thaw(tag, { force: opts.force, ...(thawOnly ? { only: thawOnly } : {}), onProgress: opts.onProgress, signal: opts.signal });
+  await ds.thaw(tag, { force: opts.force, ...(thawOnly ? { only: thawOnly } : {}), onProgress: opts.onProgress, signal: opts.signal });
   return {
     downloaded: counts.fetched,
     bytes: counts.bytes,
@@ -68,9 +71,9 @@ async function pullInto(ctx: CloudContext, dtype: string, name: string, tag: str
 }
 
 /** Plans the pull and imports the tag into the freezer: its objects fetched and verified, its manifest committed. */
-async function fetchTag(ctx: CloudContext, dtype: string, name: string, tag: string, opts: PullOptions) {
+async function fetchTag(ctx: CloudContext, ds: FrozenDataset, tag: string, opts: PullOptions) {
   const { signal } = opts;
-  const { manifest: remote, fetchOnly, thawOnly, plan, prefetched, release } = await preparePull(ctx, dtype, name, tag, opts);
+  const { manifest: remote, fetchOnly, thawOnly, plan, prefetched, release } = await preparePull(ctx, ds.dtype, ds.name, tag, opts);
   try {
     // Nothing is written when the tag cannot fit (a write that fails anyway is named by withLocalFaults).
     if (!plan.disk.enough) {
@@ -80,7 +83,7 @@ async function fetchTag(ctx: CloudContext, dtype: string, name: string, tag: str
     // The freezer keeps the tag without pack locations; packed files are fetched a pack at a time.
     const packed = packedFiles(remote);
     const pathsOf = pathsBySha(remote);
-    const counts = await ctx.freezer.dataset(dtype, name).importTag(withoutPacks(remote), objectFetcher(ctx, prefetched, signal), {
+    const counts = await ds.importTag(withoutPacks(remote), objectFetcher(ctx, prefetched, signal), {
       force: opts.force,
       concurrency: ctx.concurrency,
       from: "the cloud",

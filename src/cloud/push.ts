@@ -223,7 +223,7 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   const mutable = tag === LATEST_TAG;
   const body = tagManifestBody(manifest);
   const key = manifestKey(dtype, name, tag);
-  const put = (ifNoneMatch: boolean) => ctx.backend.put(key, body, { size: body.length, ifNoneMatch, signal });
+  const put = (ifNoneMatch: boolean) => ctx.backend.put(key, body.open, { size: body.size, ifNoneMatch, signal });
   try {
     if (mutable) await put(false);
     else counts.commit = await writeCreateOnly(ctx, key, put, signal);
@@ -234,10 +234,10 @@ async function commitManifest(ctx: CloudContext, manifest: TagManifest, counts: 
   }
   if (mutable) return;
   // Read-back: catches a concurrent writer on servers that ignore If-None-Match. Our own
-  // bytes back are compared as they stream, neither gathered nor parsed (for a large tag,
+  // bytes back are hashed as they stream, neither gathered nor parsed (for a large tag,
   // another copy of every entry at the push's peak); another writer's are read and parsed.
   if (await holdsExactly(ctx.backend, key, body, signal)) {
-    ctx.committed?.set(key, { size: body.length, summary: summaryOf(manifest) });
+    ctx.committed?.set(key, { size: body.size, summary: summaryOf(manifest) });
     return;
   }
   const { data } = await readSmallObject(ctx.backend, key, MAX_MANIFEST_BYTES, signal);

@@ -7,6 +7,7 @@
  *   const m = await fetchManifest(ctx.backend, "Cohort", "TestCohort", "v1");
  *   const h = await headOrUndefined(ctx.backend, objectKey(sha));   // undefined when absent
  */
+import { createHash } from "node:crypto";
 import { IntegrityError } from "../errors.js";
 import type { Freezer } from "../freezer/freezer.js";
 import { parseTagManifest, type FileEntry, type ManifestSummary, type TagManifest } from "../freezer/manifest.js";
@@ -76,27 +77,29 @@ export async function readSmallObject(backend: Backend, key: string, maxBytes: n
 }
 
 /**
- * Whether the object holds exactly `expected`, compared as it streams in
- * (no copy of it is gathered): how a writer reads its own write back.
- * OBJECT_NOT_FOUND when absent.
+ * Whether the object holds exactly the bytes of `expected` (its size and
+ * sha256), hashed as they stream in (no copy of them is gathered): how a
+ * writer reads its own write back. OBJECT_NOT_FOUND when absent.
  *
- * @example if (!(await holdsExactly(backend, key, body))) ... // someone else's bytes are there
+ * @example if (!(await holdsExactly(backend, key, { size: body.size, sha256: body.sha256 }))) ... // someone else's bytes are there
  */
-export async function holdsExactly(backend: Backend, key: string, expected: Buffer, signal?: AbortSignal): Promise<boolean> {
+export async function holdsExactly(backend: Backend, key: string, expected: { size: number; sha256: string }, signal?: AbortSignal): Promise<boolean> {
   const r = await backend.get(key, { signal });
-  if (r.size !== expected.length) {
+  if (r.size !== expected.size) {
     r.body.destroy();
     return false;
   }
+  const hash = createHash("sha256");
   let n = 0;
   for await (const c of r.body as AsyncIterable<Buffer>) {
-    if (n + c.length > expected.length || !c.equals(expected.subarray(n, n + c.length))) {
+    n += c.length;
+    if (n > expected.size) {
       r.body.destroy();
       return false;
     }
-    n += c.length;
+    hash.update(c);
   }
-  return n === expected.length;
+  return n === expected.size && hash.digest("hex") === expected.sha256;
 }
 
 /**

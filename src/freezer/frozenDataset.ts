@@ -15,27 +15,18 @@ import { IntegrityError, TagConflictError, TagExistsError, TagNotFoundError, thr
 import { withLocalFaults } from "../disk/faults.js";
 import { checkTag, formatSlug } from "../names.js";
 import type { BlobStore } from "./blobStore.js";
-import { pruneEmptyDirs, tempPathFor, writeJsonAtomic } from "./files.js";
+import { pruneEmptyDirs } from "./files.js";
+import { ManifestFile, type DatasetManifest } from "./datasetManifest.js";
 import { withLock } from "./lock.js";
 import { materialize } from "./materialize.js";
-import { notAllLocalError, parsePartial, partialAfterFreeze, partialRecord, withAbsentFiles, type PartialCopy } from "./partial.js";
+import { notAllLocalError, partialAfterFreeze, partialRecord, withAbsentFiles, type PartialCopy } from "./partial.js";
 import { snapshotWorkingCopy, type SnapshotOptions } from "./snapshot.js";
 import { importTag, type FetchObject, type ImportCounts, type ImportOptions, type ImportTarget } from "./importTag.js";
 import type { ProgressListener } from "../progress.js";
 import { describeWorkingCopy } from "./summary.js";
-import { buildTagManifest, emptyFileMap, LATEST_TAG, validateTagManifest, type FileEntry, type TagManifest } from "./manifest.js";
+import { buildTagManifest, emptyFileMap, LATEST_TAG, type FileEntry, type TagManifest } from "./manifest.js";
 
-export interface DatasetManifest {
-  format: "minus80-dataset";
-  version: 1;
-  dtype: string;
-  name: string;
-  /** the tag the working copy was last frozen as or thawed from */
-  head: string | null;
-  tags: Record<string, TagManifest>;
-  /** set when the working copy holds only some files of a tag (a filtered pull), see partial.ts */
-  partial?: PartialCopy;
-}
+export type { DatasetManifest } from "./datasetManifest.js";
 
 export interface FileChanges {
   new: string[];
@@ -55,6 +46,7 @@ export class FrozenDataset {
   readonly thawedDir: string;
   readonly manifestPath: string;
   private readonly statCachePath: string;
+  private readonly manifestFile: ManifestFile;
   /** the freezer's base directory, named in local faults */
   private readonly basedir: string;
 
@@ -69,6 +61,7 @@ export class FrozenDataset {
     this.thawedDir = path.join(this.dir, "thawed");
     this.manifestPath = path.join(this.dir, "MANIFEST.json");
     this.statCachePath = path.join(this.dir, "statcache.json");
+    this.manifestFile = new ManifestFile(this.manifestPath, dtype, name);
   }
 
   get slug(): string {
@@ -78,52 +71,20 @@ export class FrozenDataset {
   /** Creates the directories and an empty manifest if missing (idempotent). */
   ensureCreated(): void {
     fs.mkdirSync(this.thawedDir, { recursive: true });
-    if (!fs.existsSync(this.manifestPath)) {
-      const empty: DatasetManifest = { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: null, tags: {} };
-      const tmp = tempPathFor(this.manifestPath);
-      fs.writeFileSync(tmp, JSON.stringify(empty, null, 2) + "\n");
-      try {
-        fs.linkSync(tmp, this.manifestPath); // never replaces one made meanwhile
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      } finally {
-        fs.rmSync(tmp, { force: true });
-      }
-    }
+    this.manifestFile.createIfMissing();
   }
 
   exists(): boolean {
     return fs.existsSync(this.manifestPath);
   }
 
-  /** Reads MANIFEST.json, validating every tag it holds. */
+  /** Reads MANIFEST.json, validating every tag it holds (see datasetManifest.ts: the tag manifests in it are not to be changed). */
   readManifest(): DatasetManifest {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.manifestPath, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-        return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: null, tags: Object.create(null) };
-      }
-      throw err;
-    }
-    let json: DatasetManifest;
-    try {
-      json = JSON.parse(text) as DatasetManifest;
-    } catch {
-      throw new IntegrityError(`local manifest ${this.manifestPath} is not valid JSON`, { path: this.manifestPath });
-    }
-    const tags: Record<string, TagManifest> = Object.create(null);
-    for (const [t, m] of Object.entries(json.tags ?? {})) {
-      tags[t] = validateTagManifest(m, `${this.manifestPath}#${t}`, { dtype: this.dtype, name: this.name, tag: t });
-    }
-    const partial = parsePartial(json.partial, this.manifestPath, tags);
-    return { format: "minus80-dataset", version: 1, dtype: this.dtype, name: this.name, head: json.head ?? null, tags, ...(partial ? { partial } : {}) };
+    return this.manifestFile.read();
   }
 
-  private async writeManifest(m: DatasetManifest): Promise<void> {
-    if (m.partial === undefined) delete m.partial; // a full copy's manifest is as before
-    await writeJsonAtomic(this.manifestPath, m);
+  private writeManifest(m: DatasetManifest): Promise<void> {
+    return this.manifestFile.write(m);
   }
 
   /** All tags, oldest first. */

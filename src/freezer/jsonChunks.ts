@@ -3,11 +3,13 @@
  * at a time. A 50,000-file manifest is a 7-12 MB string; building it whole,
  * then its UTF-8 copy, is the peak of a large push or pull (BENCHMARKS.md,
  * issue 11). Written in pieces, the file on disk costs one piece of memory
- * and an upload body one buffer.
+ * and an upload body a piece at a time too.
  *
  * @example for (const piece of prettyJsonPieces(manifest)) out.write(piece);
- * @example const body = prettyJsonBuffer(manifest);   // equals Buffer.from(JSON.stringify(manifest, null, 2) + "\n")
+ * @example const body = prettyJsonBody(manifest);   // body.open() streams the bytes of JSON.stringify(manifest, null, 2) + "\n"
  */
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 
 const INDENT = "  ";
 /** A value holding fewer objects, arrays and members than this, all told, is stringified whole (one piece). */
@@ -28,15 +30,45 @@ export function* prettyJsonPieces(value: unknown): Generator<string> {
   yield pending + "\n";
 }
 
-/** `Buffer.from(JSON.stringify(value, null, 2) + "\n")` without the whole string: sized in one pass, filled in a second. */
-export function prettyJsonBuffer(value: unknown): Buffer {
+/** An upload body that is never held whole: its size and sha256, and a stream of its bytes (opened anew for each attempt). */
+export interface StreamedBody {
+  size: number;
+  sha256: string;
+  open(): Readable;
+}
+
+/**
+ * The bytes of `JSON.stringify(value, null, 2) + "\n"` as a StreamedBody:
+ * measured and hashed in one pass, streamed a piece at a time in another.
+ * A stream whose bytes come out other than measured (the value changed
+ * meanwhile) fails rather than send them.
+ */
+export function prettyJsonBody(value: unknown): StreamedBody {
+  const { size, sha256 } = measure(value);
+  return { size, sha256, open: () => Readable.from(checkedPieces(value, size, sha256), { objectMode: false }) };
+}
+
+function measure(value: unknown): { size: number; sha256: string } {
+  const hash = createHash("sha256");
   let size = 0;
-  for (const piece of prettyJsonPieces(value)) size += Buffer.byteLength(piece);
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const piece of prettyJsonPieces(value)) at += out.write(piece, at);
-  if (at !== size) throw new Error(`internal: serialized ${at} bytes, sized ${size}`); // the value changed between passes
-  return out;
+  for (const piece of prettyJsonPieces(value)) {
+    size += Buffer.byteLength(piece);
+    hash.update(piece);
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+
+function* checkedPieces(value: unknown, size: number, sha256: string): Generator<Buffer> {
+  const hash = createHash("sha256");
+  let sent = 0;
+  for (const piece of prettyJsonPieces(value)) {
+    const bytes = Buffer.from(piece);
+    sent += bytes.length;
+    hash.update(bytes);
+    if (sent > size) break;
+    yield bytes;
+  }
+  if (sent !== size || hash.digest("hex") !== sha256) throw new Error(`internal: serialized ${sent} bytes, other than the ${size} measured (the value changed meanwhile)`);
 }
 
 function* pieces(value: unknown, indent: string): Generator<string> {

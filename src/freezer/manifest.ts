@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { IntegrityError } from "../errors.js";
 import { checkDtype, checkName, checkTag } from "../names.js";
 import { validateSummary, type ContentSummary } from "./summary.js";
-import { prettyJsonBuffer } from "./jsonChunks.js";
+import { prettyJsonBody, type StreamedBody } from "./jsonChunks.js";
 
 export interface FileEntry {
   sha256: string;
@@ -152,6 +152,8 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
   // JSON.parse keeps the last of duplicate keys; the total, computed by the writer
   // over what it meant to list, then no longer matches, so a duplicate still fails.
   const files = emptyFileMap();
+  // One string per pack, not one per file naming it (50,000 copies of a few pack names in a large tag).
+  const packNames = new Map<string, string>();
   for (const [p, entry] of Object.entries(m.files as Record<string, unknown>)) {
     const reason = badPathReason(p);
     if (reason) throw fail(`path ${JSON.stringify(p)} is refused (${reason})`, { path: p });
@@ -164,7 +166,7 @@ export function validateTagManifest(json: unknown, source: string, expect?: { dt
       if (m.version !== MANIFEST_VERSION_PACKED) throw fail(`entry for ${JSON.stringify(p)} names a pack in a version ${String(m.version)} manifest`, { path: p });
       if (typeof pack !== "string" || !SHA256_RE.test(pack)) throw fail(`entry for ${JSON.stringify(p)} has no valid pack sha256`, { path: p });
       if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) throw fail(`entry for ${JSON.stringify(p)} has an invalid pack offset`, { path: p });
-      files[p] = { sha256, size, pack, offset };
+      files[p] = { sha256, size, pack: packNames.get(pack) ?? (packNames.set(pack, pack), pack), offset };
     }
   }
   // A file path that is also a directory prefix of another path cannot be materialized.
@@ -244,11 +246,12 @@ export function serializeTagManifest(m: TagManifest): string {
 }
 
 /**
- * The same bytes as `serializeTagManifest`, as the UTF-8 body of an upload,
- * built without the whole string (a large tag's manifest is many MB).
+ * The same bytes as `serializeTagManifest`, as the body of an upload: its
+ * size and sha256, and its bytes streamed a piece at a time, so no whole
+ * copy of a large tag's manifest (many MB) is ever held.
  *
- * @example await backend.put(key, tagManifestBody(m), { size: body.length })
+ * @example const body = tagManifestBody(m);  await backend.put(key, body.open, { size: body.size })
  */
-export function tagManifestBody(m: TagManifest): Buffer {
-  return prettyJsonBuffer(m);
+export function tagManifestBody(m: TagManifest): StreamedBody {
+  return prettyJsonBody(m);
 }

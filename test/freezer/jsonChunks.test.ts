@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PIECE_CHARS, prettyJsonBuffer, prettyJsonPieces } from "../../src/freezer/jsonChunks.js";
+import { createHash } from "node:crypto";
+import { PIECE_CHARS, prettyJsonBody, prettyJsonPieces } from "../../src/freezer/jsonChunks.js";
 
 const expected = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
 const joined = (v: unknown) => [...prettyJsonPieces(v)].join("");
@@ -43,13 +44,34 @@ describe("prettyJsonPieces", () => {
   });
 });
 
-describe("prettyJsonBuffer", () => {
-  it("holds the UTF-8 bytes of the pretty-printed value", () => {
-    fc.assert(
-      fc.property(wide(fc.jsonValue({ maxDepth: 2 })), (v) => {
-        expect(prettyJsonBuffer(v).equals(Buffer.from(expected(v)))).toBe(true);
+const streamed = async (body: { open(): NodeJS.ReadableStream }) => {
+  const chunks: Buffer[] = [];
+  for await (const c of body.open()) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+};
+
+describe("prettyJsonBody", () => {
+  it("measures, hashes and streams the UTF-8 bytes of the pretty-printed value, the same on every open", async () => {
+    await fc.assert(
+      fc.asyncProperty(wide(fc.jsonValue({ maxDepth: 2 })), async (v) => {
+        const want = Buffer.from(expected(v));
+        const body = prettyJsonBody(v);
+        expect(body.size).toBe(want.length);
+        expect(body.sha256).toBe(createHash("sha256").update(want).digest("hex"));
+        expect((await streamed(body)).equals(want)).toBe(true);
+        expect((await streamed(body)).equals(want)).toBe(true);
       }),
       { numRuns: 30 },
     );
+  });
+
+  it("fails the stream rather than send other bytes than measured when the value changed meanwhile", async () => {
+    const value: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) value[`k${i}`] = "x".repeat(100);
+    const body = prettyJsonBody(value);
+    value.k50 = "y".repeat(100); // same size, other bytes
+    await expect(streamed(body)).rejects.toThrow(/other than the \d+ measured/);
+    value.k50 = "x".repeat(5000); // longer
+    await expect(streamed(body)).rejects.toThrow(/other than the \d+ measured/);
   });
 });

@@ -132,7 +132,7 @@ export async function repackPacks(ctx: CloudContext, input: RepackInput, result:
     if (!next) return;
     const body = tagManifestBody(next);
     if (!(await headOrUndefined(backend, key, signal))) return; // removed meanwhile: not brought back
-    await backend.put(key, body, { size: body.length, signal });
+    await backend.put(key, body.open, { size: body.size, signal });
     result.manifestsRewritten++;
   }, signal);
 

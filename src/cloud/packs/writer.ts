@@ -1,7 +1,7 @@
 /**
  * Writing packs: small files of the local blob store concatenated into a
  * temporary file (each file re-read and checked against its sha256 on the
- * way, gathered in one 4 MiB buffer between writes), uploaded under the pack's sha256,
+ * way, gathered in one 1 MiB buffer between writes), uploaded under the pack's sha256,
  * then its index. Both before any manifest naming them (push.ts). Memory
  * stays flat whatever the number of files: a pack is built on disk, and
  * its index holds one line per file.
@@ -20,8 +20,12 @@ import type { CloudContext } from "../remote.js";
 import { uploadFile } from "../transfer/upload.js";
 import { PACK_TARGET_BYTES, serializePackIndex, type PackIndex } from "./format.js";
 
-/** Bytes of members gathered before each write to the pack file (more than any packed file, see PACK_FILE_THRESHOLD). */
-const PACK_WRITE_BUFFER = 4 * 1024 * 1024;
+/**
+ * Bytes of members gathered before each write to the pack file. A member
+ * that does not fit is written from its own buffer. One per pack in
+ * flight: 4 MiB each (before 2026-12-06) was 16 MiB of the F push's peak.
+ */
+const PACK_WRITE_BUFFER = 1024 * 1024;
 
 /**
  * Splits files into groups of about `target` bytes each, in the order
@@ -72,7 +76,7 @@ export async function writePack(ctx: CloudContext, members: readonly FileEntry[]
     const hash = createHash("sha256");
     const index: PackIndex = { pack: "", size: 0, files: [] };
     const fh = await fsp.open(file, "w", 0o600);
-    // Members are read into one buffer, written out when it fills: one write per few MiB, and no buffer per file.
+    // Members are read into one buffer, written out when it fills: one write per MiB or so, and no buffer per file.
     const buf = Buffer.allocUnsafe(PACK_WRITE_BUFFER);
     let buffered = 0;
     const flush = async () => {
