@@ -23,7 +23,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import type { Minus80Error } from "../errors.js";
 import { sleep } from "../limits.js";
-import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "./backends/backend.js";
+import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PutBody, PutOptions, RangeReadOptions, RangeSink, RequestOptions, StartUploadOptions } from "./backends/backend.js";
 import { isTransient } from "./backends/errors.js";
 
 export interface RetryPolicy {
@@ -95,6 +95,8 @@ export async function retry<T>(
 export class RetryingBackend implements Backend {
   readonly policy: RetryPolicy;
   readonly stats: RetryStats = { retries: 0, gaveUp: 0, byCause: {} };
+  /** The inner backend's `readRange`, resumed where it broke (set only when the inner backend has one). */
+  readonly readRange?: (key: string, opts: RangeReadOptions, sink: RangeSink) => Promise<{ size: number }>;
 
   constructor(
     readonly inner: Backend,
@@ -102,6 +104,7 @@ export class RetryingBackend implements Backend {
     private readonly onRetry?: (e: RetryEvent) => void,
   ) {
     this.policy = { ...DEFAULT_RETRY_POLICY, ...policy };
+    if (inner.readRange) this.readRange = (key, opts, sink) => this.resumableRange(key, opts, sink);
   }
 
   get location(): string {
@@ -216,6 +219,30 @@ export class RetryingBackend implements Backend {
 
   close(): void {
     this.inner.close();
+  }
+
+  /** A ranged read that, when it breaks, asks again for the bytes after the last one the sink took (as `resumable` does). */
+  private async resumableRange(key: string, opts: RangeReadOptions, sink: RangeSink): Promise<{ size: number }> {
+    let offset = opts.offset;
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await this.inner.readRange!(key, { ...opts, offset }, (bytes) => {
+          offset += bytes.length;
+          attempt = 0; // bytes flowed: the next break gets the full budget again
+          return sink(bytes);
+        });
+      } catch (err) {
+        attempt++;
+        if (!isTransient(err) || attempt >= this.policy.maxAttempts || opts.signal?.aborted || offset >= opts.end) {
+          if (isTransient(err)) this.stats.gaveUp++;
+          throw err;
+        }
+        const delayMs = backoffDelay(attempt, this.policy);
+        this.count({ op: "get", key, attempt, delayMs, error: err as Minus80Error });
+        await sleep(delayMs, opts.signal);
+      }
+    }
   }
 
   /**

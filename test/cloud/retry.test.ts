@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Backend, GetOptions, GetResult, ListOptions, ObjectInfo, PendingUpload, PutBody, PutOptions } from "../../src/cloud/backends/backend.js";
+import type { Backend, GetOptions, GetResult, ListOptions, ObjectInfo, PendingUpload, PutBody, PutOptions, RangeReadOptions, RangeSink } from "../../src/cloud/backends/backend.js";
 import { FolderBackend } from "../../src/cloud/backends/folder/folderBackend.js";
 import { CloudData } from "../../src/cloud/cloudData.js";
 import { backoffDelay, DEFAULT_RETRY_POLICY, RetryingBackend } from "../../src/cloud/retry.js";
@@ -114,6 +114,27 @@ class Flaky implements Backend {
   close() {}
 }
 
+/** A Flaky backend with `readRange` (over the inner `get`, in 10,000-byte pieces), recording the offset of each read. */
+class FlakyRanges extends Flaky {
+  rangeOffsets: number[] = [];
+  /** the next range reads break (transiently) after this many bytes, once each */
+  breakRangesAfter: number[] = [];
+  failRangesPermanently = false;
+  async readRange(key: string, opts: RangeReadOptions, sink: RangeSink): Promise<{ size: number }> {
+    this.rangeOffsets.push(opts.offset);
+    if (this.failRangesPermanently) throw new CloudError("injected 403", { status: 403, transient: false, key });
+    const r = await this.inner.get(key, { offset: opts.offset, end: opts.end });
+    const bytes = await readAll(r.body);
+    const limit = this.breakRangesAfter.shift() ?? Infinity;
+    for (let at = 0; at < bytes.length; at += 10_000) {
+      const piece = bytes.subarray(at, Math.min(at + 10_000, bytes.length, limit));
+      if (piece.length > 0) await sink(piece);
+      if (at + 10_000 >= limit) throw new UnreachableError("injected: the connection was lost (ECONNRESET)", { network: "ECONNRESET", transient: true, key });
+    }
+    return { size: r.size };
+  }
+}
+
 let env: TempEnv;
 let flaky: Flaky;
 let backend: RetryingBackend;
@@ -167,6 +188,25 @@ describe("RetryingBackend", () => {
     expect((await readAll(r.body)).equals(content)).toBe(true); // (toEqual on megabytes is slow)
     expect(flaky.calls.get).toBe(4);
     expect(backend.stats.retries).toBe(3);
+  });
+
+  it("resumes an interrupted readRange after the last byte the sink took, and never retries a permanent error", async () => {
+    const ranged = new FlakyRanges(flaky.inner);
+    const retrying = new RetryingBackend(ranged, FAST);
+    const content = randomBytes(300_000);
+    await retrying.put("r.bin", content, { size: content.length });
+    ranged.breakRangesAfter = [50_000, 1, 120_000];
+    const parts: Buffer[] = [];
+    const got = await retrying.readRange!("r.bin", { offset: 100, end: 299_000 }, (b) => void parts.push(Buffer.from(b)));
+    expect(got.size).toBe(content.length);
+    expect(Buffer.concat(parts).equals(content.subarray(100, 299_000))).toBe(true);
+    expect(ranged.rangeOffsets).toEqual([100, 50_100, 50_101, 170_101]);
+    expect(retrying.stats.retries).toBe(3);
+    ranged.failRangesPermanently = true;
+    ranged.rangeOffsets = [];
+    await expect(retrying.readRange!("r.bin", { offset: 0, end: 10 }, () => undefined)).rejects.toThrow("injected 403");
+    expect(ranged.rangeOffsets).toEqual([0]);
+    expect(new RetryingBackend(flaky).readRange, "no readRange where the inner backend has none").toBeUndefined();
   });
 
   it("resumes an interrupted listing after the last key, without duplicates", async () => {

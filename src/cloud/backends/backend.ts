@@ -76,6 +76,23 @@ export interface GetOptions extends RequestOptions {
   ifMatch?: string;
 }
 
+/** A ranged read into a sink (see `Backend.readRange`). */
+export interface RangeReadOptions extends RequestOptions {
+  offset: number;
+  /** stop before this byte */
+  end: number;
+  /** fail (not transient) if the object is no longer this version */
+  ifMatch?: string;
+}
+
+/**
+ * Receives a ranged read's bytes in order. `bytes` is valid only until the
+ * call returns (the reader reads into it again): copy what you keep. A
+ * returned promise pauses the read until it settles; a throw or a rejection
+ * ends the read with that error.
+ */
+export type RangeSink = (bytes: Buffer) => void | Promise<void>;
+
 export interface GetResult extends HeadResult {
   /** the bytes from `offset` to `end` (or the end); `size` is the whole object's */
   body: Readable;
@@ -134,6 +151,14 @@ export interface Backend {
   put(key: string, body: PutBody, opts: PutOptions): Promise<void>;
   /** OBJECT_NOT_FOUND when the key does not exist. */
   get(key: string, opts?: GetOptions): Promise<GetResult>;
+  /**
+   * Reads bytes `[offset, end)` of `key` into `sink`, reusing one buffer per
+   * connection instead of a new one per socket read (a large download costs
+   * far less CPU). Resolves with the whole object's size once the last byte
+   * was taken; errors as `get`. Present where the backend has such a path
+   * (S3 over http://); callers use `get` otherwise.
+   */
+  readRange?(key: string, opts: RangeReadOptions, sink: RangeSink): Promise<{ size: number }>;
   /** OBJECT_NOT_FOUND when the key does not exist. */
   head(key: string, opts?: RequestOptions): Promise<HeadResult>;
   /** Every key starting with `prefix`, in ascending key order, fetched page by page. */

@@ -9,8 +9,15 @@
  * by the retry layer (same object version: If-Match), so only the missing
  * bytes are fetched again.
  *
- * Memory bound: `hint.inFlight` ranges' socket buffers and one write batch
- * each, per download; at most LARGE_DOWNLOADS_IN_FLIGHT downloads at once.
+ * Where the backend has `readRange` (S3 over http://), each range is read
+ * into reused buffers and copied into write buffers this download reuses
+ * from part to part: no new buffer per socket read, so no garbage to
+ * collect (a 1 GiB pull: 3.0-3.4 CPU-s against 5.2-6.0 through `get`).
+ * Writes to the file go one at a time (FILE_WRITES_IN_FLIGHT).
+ *
+ * Memory bound: `hint.inFlight` ranges' socket buffers and up to
+ * WRITES_PER_RANGE + 1 write buffers each, per download; at most
+ * LARGE_DOWNLOADS_IN_FLIGHT downloads at once.
  * With `flush`, the file is synced every SYNC_EVERY bytes while it is
  * written, so the final fsync has little left to do.
  *
@@ -29,6 +36,14 @@ import type { Backend, PartsHint } from "../backends/backend.js";
 export const LARGE_DOWNLOADS_IN_FLIGHT = 2;
 /** Bytes gathered per positional write. */
 const WRITE_BATCH = 1024 * 1024;
+/**
+ * Positional writes in flight to the file at once, over all its ranges.
+ * Parallel writes to one file wait on its inode lock, spinning: on ext4,
+ * 4 at once spent 6 % of a 1 GiB pull's CPU in rwsem_spin_on_owner.
+ */
+const FILE_WRITES_IN_FLIGHT = 1;
+/** Writes one range may have pending before its reading pauses (readRange path). */
+const WRITES_PER_RANGE = 2;
 /** With `flush`, a background fdatasync starts each time this many more bytes were written. */
 export const SYNC_EVERY = 64 * 1024 * 1024;
 
@@ -65,6 +80,14 @@ export function rangedDownload(backend: Backend, key: string, file: string, opts
   return largeDownloads.run(() => download(backend, key, file, opts));
 }
 
+function changedError(key: string, actual: number, expected: number): IntegrityError {
+  return new IntegrityError(`object ${key} changed while it was being downloaded (${actual} bytes, expected ${expected})`, { key, expectedSize: expected, actualSize: actual });
+}
+
+function tooLongError(key: string, start: number, end: number): IntegrityError {
+  return new IntegrityError(`object ${key} sent more bytes than asked for (range ${start}-${end})`, { key });
+}
+
 async function download(backend: Backend, key: string, file: string, opts: RangedDownloadOptions): Promise<HashResult> {
   const { size, hint } = opts;
   const partSize = hint.partSize;
@@ -79,6 +102,12 @@ async function download(backend: Backend, key: string, file: string, opts: Range
   let next = 0;
   let unsynced = 0;
   let syncing: Promise<void> | undefined;
+  const fileWrites = new Limiter(FILE_WRITES_IN_FLIGHT);
+  /** write buffers free for the next part (readRange path) */
+  const spare: Buffer[] = [];
+  // The first failure stops the other parts' reads at once.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
 
   const written = (n: number) => {
     if (!opts.flush) return;
@@ -92,14 +121,12 @@ async function download(backend: Backend, key: string, file: string, opts: Range
     );
   };
 
-  const fetchPart = async (i: number): Promise<void> => {
-    const start = i * partSize;
-    const end = Math.min(size, start + partSize);
-    throwIfCancelled(opts.signal);
-    const r = await backend.get(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}), signal: opts.signal });
+  /** Reads `[start, end)` through `backend.get`'s stream; returns where the bytes ended. */
+  const viaStream = async (start: number, end: number): Promise<number> => {
+    const r = await backend.get(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}), signal });
     if (r.size !== size) {
       r.body.destroy();
-      throw new IntegrityError(`object ${key} changed while it was being downloaded (${r.size} bytes, expected ${size})`, { key, expectedSize: size, actualSize: r.size });
+      throw changedError(key, r.size, size);
     }
     bodies.add(r.body);
     let pos = start;
@@ -112,13 +139,13 @@ async function download(backend: Backend, key: string, file: string, opts: Range
       const n = batchBytes;
       batch = [];
       batchBytes = 0;
-      await fh.writev(bufs, at);
+      await fileWrites.run(() => fh.writev(bufs, at));
       written(n);
     };
     try {
       for await (const chunk of r.body as AsyncIterable<Buffer>) {
         if (failure !== undefined) throw failure;
-        if (pos + chunk.length > end) throw new IntegrityError(`object ${key} sent more bytes than asked for (range ${start}-${end})`, { key });
+        if (pos + chunk.length > end) throw tooLongError(key, start, end);
         batch.push(chunk);
         batchBytes += chunk.length;
         pos += chunk.length;
@@ -130,6 +157,73 @@ async function download(backend: Backend, key: string, file: string, opts: Range
       bodies.delete(r.body);
       r.body.destroy();
     }
+    return pos;
+  };
+
+  /**
+   * Reads `[start, end)` through `backend.readRange`: the bytes are copied
+   * into WRITE_BATCH buffers (reused by every part of this download) and
+   * each full one is written at its offset; with WRITES_PER_RANGE writes
+   * pending, reading pauses. Returns where the bytes ended.
+   */
+  const viaSink = async (readRange: NonNullable<Backend["readRange"]>, start: number, end: number): Promise<number> => {
+    let pos = start;
+    let batch = spare.pop() ?? Buffer.allocUnsafeSlow(WRITE_BATCH);
+    let fill = 0;
+    const writes = new Set<Promise<void>>();
+    let writeError: unknown;
+    const write = () => {
+      const b = batch;
+      const n = fill;
+      const at = pos - fill;
+      batch = spare.pop() ?? Buffer.allocUnsafeSlow(WRITE_BATCH);
+      fill = 0;
+      const w: Promise<void> = fileWrites.run(() => fh.write(b, 0, n, at)).then(
+        () => {
+          writes.delete(w);
+          spare.push(b);
+          written(n);
+        },
+        (err: unknown) => {
+          writes.delete(w);
+          writeError ??= err;
+        },
+      );
+      writes.add(w);
+    };
+    const sink = (bytes: Buffer): void | Promise<void> => {
+      if (failure !== undefined) throw failure;
+      if (writeError !== undefined) throw writeError;
+      if (pos + bytes.length > end) throw tooLongError(key, start, end);
+      for (let i = 0; i < bytes.length; ) {
+        const n = bytes.copy(batch, fill, i);
+        fill += n;
+        i += n;
+        pos += n;
+        if (fill === batch.length) write();
+      }
+      opts.onBytes?.(bytes.length);
+      if (writes.size >= WRITES_PER_RANGE) return Promise.race(writes);
+    };
+    try {
+      const got = await readRange(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}), signal }, sink);
+      if (got.size !== size) throw changedError(key, got.size, size);
+      if (fill > 0) write();
+    } finally {
+      // No write may land after the file is closed, whatever failed.
+      await Promise.all(writes);
+      spare.push(batch);
+    }
+    if (writeError !== undefined) throw writeError;
+    return pos;
+  };
+
+  const fetchPart = async (i: number): Promise<void> => {
+    const start = i * partSize;
+    const end = Math.min(size, start + partSize);
+    throwIfCancelled(opts.signal);
+    const readRange = backend.readRange;
+    const pos = readRange ? await viaSink(readRange, start, end) : await viaStream(start, end);
     if (pos !== end) {
       throw new IntegrityError(`object ${key} is truncated: the read of bytes ${start}-${end} ended at ${pos}`, { key, expectedSize: size });
     }
@@ -145,6 +239,7 @@ async function download(backend: Backend, key: string, file: string, opts: Range
         await fetchPart(i);
       } catch (err) {
         failure ??= err;
+        stop.abort();
         for (const b of bodies) b.destroy();
       }
     }

@@ -11,7 +11,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectCode } from "../../helpers/assertions.js";
-import type { Backend, GetOptions, GetResult } from "../../../src/cloud/backends/backend.js";
+import type { Backend, GetOptions, GetResult, RangeReadOptions, RangeSink } from "../../../src/cloud/backends/backend.js";
 import { GET_PART_SIZE, PART_SIZE, S3Backend } from "../../../src/cloud/backends/s3/s3Backend.js";
 import { uploadFile } from "../../../src/cloud/transfer/upload.js";
 import { CloudData } from "../../../src/cloud/cloudData.js";
@@ -119,34 +119,52 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     await b.delete("objects/s4");
   });
 
-  it("a raw multipart object is pulled as parallel ranged reads, byte-identical; a broken range resumes", async () => {
+  it.each(["get", "readRange"] as const)("a raw multipart object is pulled as parallel ranged reads through %s, byte-identical; a broken range resumes", async (path_) => {
     const a = await open("a");
     const { file, content } = bigFile("big.fastq", 4 * GET_PART_SIZE + 4321);
     expect(await a.put(file, "fastq", { raw: true })).toMatchObject({ uploaded: 1, sha256: sha256(content) });
 
     // Count the ranged reads, and break one range mid-way once (a transient error).
     const inner = (a.backend as RetryingBackend).inner;
+    if (path_ === "readRange" && !inner.readRange) return expect(session.target.kind === "s3" && session.settings.endpoint?.startsWith("http:")).toBe(false);
     const ranges: GetOptions[] = [];
     let broke = false;
+    const cut = () => new UnreachableError("injected cut", { transient: true });
     const counting = Object.create(inner) as Backend;
     counting.get = async (key: string, o?: GetOptions): Promise<GetResult> => {
       ranges.push({ ...o });
       const r = await inner.get(key, o);
       if (!broke && o?.end !== undefined && (o.offset ?? 0) === GET_PART_SIZE) {
         broke = true;
-        const cut = new PassThrough();
+        const body = new PassThrough();
         let n = 0;
         r.body.on("data", (c: Buffer) => {
           n += c.length;
           if (n > MiB) {
             r.body.destroy();
-            cut.destroy(new UnreachableError("injected cut", { transient: true }));
-          } else cut.write(c);
+            body.destroy(cut());
+          } else body.write(c);
         });
-        return { ...r, body: cut };
+        return { ...r, body };
       }
       return r;
     };
+    if (path_ === "get") Object.defineProperty(counting, "readRange", { value: undefined });
+    else {
+      counting.readRange = async (key: string, o: RangeReadOptions, sink: RangeSink) => {
+        ranges.push({ ...o });
+        let n = 0;
+        const breakHere = !broke && o.offset === GET_PART_SIZE;
+        return inner.readRange!(key, o, (bytes) => {
+          n += bytes.length;
+          if (breakHere && n > MiB) {
+            broke = true;
+            throw cut();
+          }
+          return sink(bytes);
+        });
+      };
+    }
     const b = await open("b", new RetryingBackend(counting, FAST_RETRY));
     const out = path.join(session.env.root, "out", "big.fastq");
     const got = await b.get("big.fastq", "fastq", { raw: true, output: out });

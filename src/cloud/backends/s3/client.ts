@@ -34,6 +34,8 @@ export interface S3BackendOptions extends Omit<CloudConfig, "concurrency" | "cat
   partSockets?: number;
   connectTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** false: large downloads go through the SDK too, not the reused-buffer sockets of `readRange` (default true for http:// endpoints) */
+  socketReads?: boolean;
 }
 
 /** True for the AWS endpoints, where the SDK's default checksums are fine. */

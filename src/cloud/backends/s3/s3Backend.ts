@@ -27,12 +27,14 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { CloudError, type Minus80Error } from "../../../errors.js";
-import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PresignOptions, PutBody, PutOptions, RequestOptions, StartUploadOptions } from "../backend.js";
+import type { Backend, CompleteUploadOptions, GetOptions, GetResult, HeadResult, ListOptions, ObjectInfo, PartsHint, PendingUpload, PresignOptions, PutBody, PutOptions, RangeReadOptions, RangeSink, RequestOptions, StartUploadOptions } from "../backend.js";
+import type { SocketPool } from "../http/socketGet.js";
 import { isObjectNotFound } from "../errors.js";
 import { ensureS3Bucket } from "./bucket.js";
 import { classifyS3Error, codeOf, NOT_IMPLEMENTED_CODES, statusOf, type S3ErrorContext } from "./classify.js";
 import { makeS3Client, safeEndpoint, type S3BackendOptions } from "./client.js";
 import { presignGetUrl } from "./presign.js";
+import { RANGE_URL_SECONDS, socketRangeReader } from "./rangeRead.js";
 
 const MiB = 1024 * 1024;
 /**
@@ -68,7 +70,10 @@ export class S3Backend implements Backend {
   readonly rangedReads: PartsHint = { partSize: GET_PART_SIZE, inFlight: DOWNLOAD_PARTS_IN_FLIGHT, threshold: RANGED_GET_THRESHOLD };
   /** Bodies up to one part go in one PutObject; larger ones in parts. */
   readonly multipartWrites: PartsHint = { partSize: PART_SIZE, inFlight: UPLOAD_PARTS_IN_FLIGHT, threshold: PART_SIZE + 1 };
+  /** Ranged reads into reused buffers (see `Backend.readRange`): plain http:// endpoints only. */
+  readonly readRange?: (key: string, opts: RangeReadOptions, sink: RangeSink) => Promise<{ size: number }>;
   private readonly client: S3Client;
+  private readonly sockets?: SocketPool;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly endpoint: string;
@@ -82,6 +87,14 @@ export class S3Backend implements Backend {
     this.secrets = [opts.secretKey, opts.accessKey].filter((s): s is string => !!s);
     // Two large transfers at once (see transfer/), each with its parts in flight.
     this.client = makeS3Client({ ...opts, partSockets: opts.partSockets ?? PART_SOCKETS });
+    const reader = socketRangeReader(opts, {
+      endpoint: this.endpoint,
+      presign: (key, signal) => this.presignGet(key, { signedAt: new Date(), expiresInSeconds: RANGE_URL_SECONDS, ...(signal ? { signal } : {}) }),
+      classify: (err, ctx) => this.classify(err, ctx),
+      get: (key, o) => this.get(key, o),
+    });
+    this.sockets = reader?.pool;
+    if (reader) this.readRange = reader.readRange;
   }
 
   ensureBucket(opts: RequestOptions = {}): Promise<{ created: boolean }> {
@@ -351,6 +364,7 @@ export class S3Backend implements Backend {
 
   close(): void {
     this.client.destroy();
+    this.sockets?.close();
   }
 
   private classify(err: unknown, ctx: Omit<S3ErrorContext, "endpoint" | "bucket" | "secrets">): Minus80Error {
