@@ -13,6 +13,8 @@ export interface Measurement {
   peakRssMiB: number;
   /** user + system CPU seconds of the command (NaN without GNU time) */
   cpuSeconds: number;
+  /** the user part of cpuSeconds (the rest is the kernel's) */
+  userSeconds: number;
   /** CPU seconds of local S3 server processes during the command (0 when none runs here) */
   serverCpuSeconds: number;
   stdout: string;
@@ -52,6 +54,7 @@ export async function measure(argv: string[], env: NodeJS.ProcessEnv, cwd?: stri
     seconds,
     peakRssMiB: rss ? Number(rss[1]) / 1024 : NaN,
     cpuSeconds: user && sys ? Number(user[1]) + Number(sys[1]) : NaN,
+    userSeconds: user ? Number(user[1]) : NaN,
     serverCpuSeconds: serverCpu,
     stdout,
     stderr,

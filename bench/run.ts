@@ -217,7 +217,7 @@ async function scenarioA(s: Server, file: string, label: string, mib: number, to
       await deletePrefix(s3(s), `${prefix}/`);
       (push[tool] ??= []).push(up);
       (pull[tool] ??= []).push(down);
-      log(`${label} run ${r + 1} ${tool}: push ${up.seconds.toFixed(2)} s (cpu ${up.cpuSeconds.toFixed(1)} + server ${up.serverCpuSeconds.toFixed(1)}), pull ${down.seconds.toFixed(2)} s (cpu ${down.cpuSeconds.toFixed(1)} + server ${down.serverCpuSeconds.toFixed(1)})`);
+      log(`${label} run ${r + 1} ${tool}: push ${up.seconds.toFixed(2)} s (cpu ${up.cpuSeconds.toFixed(1)}, user ${up.userSeconds.toFixed(1)}, + server ${up.serverCpuSeconds.toFixed(1)}), pull ${down.seconds.toFixed(2)} s (cpu ${down.cpuSeconds.toFixed(1)}, user ${down.userSeconds.toFixed(1)}, + server ${down.serverCpuSeconds.toFixed(1)})`);
     }
   }
   for (const tool of tools) {
