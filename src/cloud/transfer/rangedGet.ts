@@ -12,7 +12,8 @@
  * Where the backend has `readRange` (S3 over http://), each range is read
  * into reused buffers and copied into write buffers this download reuses
  * from part to part: no new buffer per socket read, so no garbage to
- * collect (a 1 GiB pull: 3.0-3.4 CPU-s against 5.2-6.0 through `get`).
+ * collect (a 1 GiB pull, by hand: 2.9-3.4 CPU-s against 5.2-7.4 through
+ * `get`; BENCHMARKS.md).
  * Writes to the file go one at a time (FILE_WRITES_IN_FLIGHT).
  *
  * Memory bound: `hint.inFlight` ranges' socket buffers and up to
@@ -166,7 +167,7 @@ async function download(backend: Backend, key: string, file: string, opts: Range
    * each full one is written at its offset; with WRITES_PER_RANGE writes
    * pending, reading pauses. Returns where the bytes ended.
    */
-  const viaSink = async (readRange: NonNullable<Backend["readRange"]>, start: number, end: number): Promise<number> => {
+  const viaSink = async (start: number, end: number): Promise<number> => {
     let pos = start;
     let batch = spare.pop() ?? Buffer.allocUnsafeSlow(WRITE_BATCH);
     let fill = 0;
@@ -206,7 +207,7 @@ async function download(backend: Backend, key: string, file: string, opts: Range
       if (writes.size >= WRITES_PER_RANGE) return Promise.race(writes);
     };
     try {
-      const got = await readRange(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}), signal }, sink);
+      const got = await backend.readRange!(key, { offset: start, end, ...(opts.etag ? { ifMatch: opts.etag } : {}), signal }, sink);
       if (got.size !== size) throw changedError(key, got.size, size);
       if (fill > 0) write();
     } finally {
@@ -222,8 +223,7 @@ async function download(backend: Backend, key: string, file: string, opts: Range
     const start = i * partSize;
     const end = Math.min(size, start + partSize);
     throwIfCancelled(opts.signal);
-    const readRange = backend.readRange;
-    const pos = readRange ? await viaSink(readRange, start, end) : await viaStream(start, end);
+    const pos = backend.readRange ? await viaSink(start, end) : await viaStream(start, end);
     if (pos !== end) {
       throw new IntegrityError(`object ${key} is truncated: the read of bytes ${start}-${end} ended at ${pos}`, { key, expectedSize: size });
     }

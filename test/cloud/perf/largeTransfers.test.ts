@@ -128,11 +128,13 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     const inner = (a.backend as RetryingBackend).inner;
     if (path_ === "readRange" && !inner.readRange) return expect(session.target.kind === "s3" && session.settings.endpoint?.startsWith("http:")).toBe(false);
     const ranges: GetOptions[] = [];
+    const rangedCalls = { get: 0, readRange: 0 };
     let broke = false;
     const cut = () => new UnreachableError("injected cut", { transient: true });
     const counting = Object.create(inner) as Backend;
     counting.get = async (key: string, o?: GetOptions): Promise<GetResult> => {
       ranges.push({ ...o });
+      if (o?.end !== undefined) rangedCalls.get++;
       const r = await inner.get(key, o);
       if (!broke && o?.end !== undefined && (o.offset ?? 0) === GET_PART_SIZE) {
         broke = true;
@@ -153,6 +155,7 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     else {
       counting.readRange = async (key: string, o: RangeReadOptions, sink: RangeSink) => {
         ranges.push({ ...o });
+        rangedCalls.readRange++;
         let n = 0;
         const breakHere = !broke && o.offset === GET_PART_SIZE;
         return inner.readRange!(key, o, (bytes) => {
@@ -171,6 +174,9 @@ describe.each(targets)("large transfers on %s", (_label, start) => {
     expect(got).toMatchObject({ downloaded: 1, bytes: content.length, verified: "sha256", sha256: sha256(content) });
     expect(fs.readFileSync(out).equals(content)).toBe(true);
     expect(ranges.filter((r) => r.end !== undefined).length).toBeGreaterThanOrEqual(5);
+    // Every range went through the path under test (the other one saw none).
+    expect(rangedCalls[path_]).toBeGreaterThanOrEqual(5);
+    expect(rangedCalls[path_ === "get" ? "readRange" : "get"]).toBe(0);
     expect(broke).toBe(true);
     const resumed = ranges.find((r) => r.end === 2 * GET_PART_SIZE && (r.offset ?? 0) > GET_PART_SIZE);
     expect(resumed?.ifMatch).toBeTruthy();
